@@ -1,0 +1,5 @@
+"""``python -m marketmaestro`` is ``mm``."""
+
+from marketmaestro.cli.main import main
+
+main()

@@ -1,0 +1,155 @@
+"""The market simulator behind the paper exchange.
+
+Per symbol, either a random walk (geometric Brownian motion sampled in sub-steps, so each kline has a
+realistic open/high/low/close) or the replay of a klines CSV. Deterministic: the same seed, symbols and
+start time give the same klines, order books and tickers.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from marketmaestro.model import Kline, OrderBook, Ticker
+
+SUB_STEPS = 12
+DAY_MS = 86_400_000
+
+
+class CsvFormatError(ValueError):
+    """A klines CSV is not in the expected format; the message names the file, line and column."""
+
+
+def read_klines_csv(path: Path, symbol: str, interval: str) -> Iterator[Kline]:
+    """Klines from a CSV with columns timestamp,open,high,low,close,volume.
+
+    ``timestamp`` is epoch milliseconds, epoch seconds or an ISO-8601 time (``2024-01-01T00:00:00Z``).
+    """
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        expected = ["timestamp", "open", "high", "low", "close", "volume"]
+        if reader.fieldnames is None or [f.strip().lower() for f in reader.fieldnames] != expected:
+            raise CsvFormatError(f"{path}: header must be {','.join(expected)}, got {reader.fieldnames}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                values = {k: float(row[k]) for k in expected[1:]}
+                timestamp = _parse_timestamp(row["timestamp"])
+            except (TypeError, ValueError) as exc:
+                raise CsvFormatError(f"{path}:{line}: {exc}") from None
+            yield Kline(symbol, interval, timestamp, closed=True, **values)
+
+
+def _parse_timestamp(raw: str) -> int:
+    raw = raw.strip()
+    try:
+        number = float(raw)
+    except ValueError:
+        return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(number if number > 1e11 else number * 1000)
+
+
+class RandomWalk:
+    """One symbol's simulated prices."""
+
+    def __init__(self, symbol: str, price: float, volatility: float, seed: int) -> None:
+        self.symbol = symbol
+        self.price = price
+        self.volatility = volatility
+        # A string seed is hashed with SHA-512 by ``random``: stable across processes, unlike ``hash()``.
+        self._rng = random.Random(f"{seed}:{symbol}")
+
+    def next_kline(self, interval: str, timestamp: int) -> Kline:
+        step_sigma = self.volatility / math.sqrt(SUB_STEPS)
+        open_ = high = low = price = self.price
+        for _ in range(SUB_STEPS):
+            price *= math.exp(self._rng.gauss(-0.5 * step_sigma**2, step_sigma))
+            high, low = max(high, price), min(low, price)
+        self.price = price
+        volume = self._rng.lognormvariate(0.0, 0.6) * 10
+        return Kline(self.symbol, interval, timestamp, open_, high, low, price, volume, closed=True)
+
+    def book_quantities(self, depth: int) -> list[float]:
+        return [round(self._rng.uniform(0.05, 2.0) * (1 + i * 0.5), 6) for i in range(depth)]
+
+
+class MarketSimulator:
+    """All simulated symbols of one paper exchange, advanced one base kline at a time."""
+
+    def __init__(
+        self,
+        *,
+        interval: str,
+        interval_ms: int,
+        start_ms: int,
+        walks: dict[str, RandomWalk],
+        replays: dict[str, Iterator[Kline]],
+        depth: int,
+        spread_bps: float,
+    ) -> None:
+        self.interval = interval
+        self.interval_ms = interval_ms
+        self._next_ms = start_ms
+        self._walks = walks
+        self._replays = replays
+        self._depth = depth
+        self._half_spread = spread_bps / 20_000
+        self._day: dict[str, deque[Kline]] = {s: deque(maxlen=max(1, DAY_MS // interval_ms)) for s in self.symbols}
+        self.last: dict[str, Kline] = {}
+        self.finished: set[str] = set()
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted({*self._walks, *self._replays})
+
+    def step(self) -> list[Kline]:
+        """The next closed kline of every symbol that still has data."""
+        klines: list[Kline] = []
+        for symbol in self.symbols:
+            kline: Kline | None
+            if symbol in self._walks:
+                kline = self._walks[symbol].next_kline(self.interval, self._next_ms)
+            else:
+                kline = next(self._replays[symbol], None)
+                if kline is None:
+                    self.finished.add(symbol)
+                    continue
+            self.last[symbol] = kline
+            self._day[symbol].append(kline)
+            klines.append(kline)
+        self._next_ms += self.interval_ms
+        return klines
+
+    @property
+    def exhausted(self) -> bool:
+        """Every symbol is a replay that has run out of rows."""
+        return not self._walks and self.finished >= set(self._replays)
+
+    def orderbook(self, symbol: str) -> OrderBook:
+        kline = self.last[symbol]
+        price = kline.close
+        step = price * self._half_spread * 2
+        walk = self._walks.get(symbol)
+        bid_q = walk.book_quantities(self._depth) if walk else [1.0] * self._depth
+        ask_q = walk.book_quantities(self._depth) if walk else [1.0] * self._depth
+        bids = tuple((price * (1 - self._half_spread) - i * step, q) for i, q in enumerate(bid_q))
+        asks = tuple((price * (1 + self._half_spread) + i * step, q) for i, q in enumerate(ask_q))
+        return OrderBook(symbol, kline.timestamp + self.interval_ms, bids, asks)
+
+    def ticker(self, symbol: str, book: OrderBook) -> Ticker:
+        day = self._day[symbol]
+        last = day[-1]
+        first_open = day[0].open
+        return Ticker(
+            symbol=symbol,
+            timestamp=last.timestamp + self.interval_ms,
+            last=last.close,
+            bid=book.best_bid or last.close,
+            ask=book.best_ask or last.close,
+            volume_24h=sum(k.volume for k in day),
+            change_24h=(last.close / first_open - 1) * 100 if first_open else 0.0,
+        )

@@ -1,0 +1,92 @@
+"""Orders and fills. Money is ``Decimal``; every quantity and price is on the instrument's grid."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from marketmaestro.model.time import now_ms
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: the direction a fill moves a position."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class OrderStatus(enum.StrEnum):
+    """The lifecycle of an order. ``created`` is written to the database before anything is sent."""
+
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as MarketMaestro knows it. ``client_order_id`` is ours and the idempotency key;
+    ``venue_order_id`` is the exchange's, known once the exchange accepted the order."""
+
+    client_order_id: str
+    exchange: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    price: Decimal | None = None
+    strategy: str = ""
+    reason: str = ""
+    status: OrderStatus = OrderStatus.CREATED
+    venue_order_id: str | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    error: str | None = None
+    created_at: int = field(default_factory=now_ms)
+    updated_at: int = field(default_factory=now_ms)
+
+    def with_status(self, status: OrderStatus, **changes: object) -> Order:
+        """A copy in ``status`` (and any other ``changes``), stamped with the time of the change."""
+        return replace(self, status=status, updated_at=now_ms(), **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of (part of) an order. ``fee`` is in ``fee_currency``."""
+
+    fill_id: str
+    client_order_id: str
+    exchange: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    timestamp: int
+    strategy: str = ""
+    received_at: int = field(default_factory=now_ms)

@@ -1,0 +1,67 @@
+"""The risk manager: every order passes each configured rule before it may be sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marketmaestro.logs import log_event
+from marketmaestro.messages import GetPositionMsg, GetStatusMsg, OrderValidationResult, ValidateOrderMsg
+from marketmaestro.model import Position
+from marketmaestro.plugins.registry import Registry
+from marketmaestro.risk.rules import OrderCheck, RiskRule
+from marketmaestro.supervision import Component, Mailbox
+
+
+def build_rules(
+    registry: Registry, global_config: Mapping[str, Mapping[str, Any]], exchange_config: Mapping[str, Mapping[str, Any]]
+) -> list[RiskRule]:
+    """Instantiate every registered rule with its configuration; the exchange's section overrides the global one.
+
+    Raises ``KeyError``-free ``ValueError`` naming an unknown rule in the configuration.
+    """
+    unknown = sorted((set(global_config) | set(exchange_config)) - set(registry.risk_rules))
+    if unknown:
+        known = ", ".join(sorted(registry.risk_rules)) or "none"
+        raise ValueError(f"unknown risk rule(s) {', '.join(unknown)} in the configuration; registered: {known}")
+    rules: list[RiskRule] = []
+    for name, entry in sorted(registry.risk_rules.items()):
+        params = {**global_config.get(name, {}), **exchange_config.get(name, {})}
+        rule = entry.factory(params)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+class RiskManager(Component):
+    component = "risk_manager"
+
+    def __init__(
+        self, mailbox: Mailbox, *, exchange: str, rules: list[RiskRule], portfolio: Mailbox, request_timeout: float
+    ) -> None:
+        super().__init__(mailbox, exchange=exchange)
+        self.rules = rules
+        self.portfolio = portfolio
+        self.request_timeout = request_timeout
+        self.denied = 0
+
+    async def handle(self, msg: Any) -> Any:
+        if isinstance(msg, ValidateOrderMsg):
+            return await self._validate(msg)
+        if isinstance(msg, GetStatusMsg):
+            return {"rules": [rule.name for rule in self.rules], "denied": self.denied}
+        return await super().handle(msg)
+
+    async def _validate(self, msg: ValidateOrderMsg) -> OrderValidationResult:
+        position: Position = await self.portfolio.request(
+            GetPositionMsg(msg.order.exchange, msg.order.symbol), self.request_timeout
+        )
+        check = OrderCheck(msg.order, msg.reference_price, position.quantity)
+        for rule in self.rules:
+            reason = rule.check(check)
+            if reason is not None:
+                self.denied += 1
+                log_event("risk.order_denied", level="warning", rule=rule.name, reason=reason,
+                          client_order_id=msg.order.client_order_id)
+                return OrderValidationResult(False, rule.name, reason)
+        return OrderValidationResult(True)

@@ -1,0 +1,157 @@
+"""The bot: the root of the supervision tree, and the way it stops.
+
+::
+
+    bot
+    ├── signals                 SIGINT/SIGTERM: graceful shutdown; a second signal forces the exit
+    └── services
+        ├── api                 the web server (API and UI), supervised
+        └── exchange:<name>     one per enabled exchange, supervised apart (see exchange_service)
+
+A graceful shutdown cancels the services: every component stops in its ``finally`` (strategies get
+``on_stop``, database writes already started finish because they are never abandoned), then the plugins'
+``on_shutdown`` runs, then the store closes. All within ``supervision.shutdown_timeout`` seconds (default 10);
+a watchdog ends the process with exit code 1 if the shutdown hangs past that.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import trio
+
+from marketmaestro import __version__
+from marketmaestro.config import Config
+from marketmaestro.exchanges import Exchange
+from marketmaestro.logs import log_event
+from marketmaestro.plugins.manager import PluginHost
+from marketmaestro.storage import AsyncStore, Store
+from marketmaestro.supervision import EscalationError, HealthRegistry, RestartPolicy, supervise
+
+FORCED_EXIT_CODE = 130
+
+
+@dataclass
+class BotContext:
+    """What the services of a running bot share: read-mostly handles, never trading state."""
+
+    config: Config
+    plugins: PluginHost
+    store: AsyncStore
+    health: HealthRegistry = field(default_factory=HealthRegistry)
+    exchanges: dict[str, Exchange] = field(default_factory=dict)
+    api_urls: list[str] = field(default_factory=list)
+    api_token: str | None = None
+    version: str = __version__
+
+    @property
+    def restart_policy(self) -> RestartPolicy:
+        s = self.config.supervision
+        return RestartPolicy(s.max_restarts, s.restart_window, s.backoff_initial, s.backoff_max)
+
+    async def record_restart(self, name: str, error: BaseException, count: int) -> None:
+        await self.store.add_event(
+            "component.restarted",
+            component=name,
+            data={"error": f"{type(error).__name__}: {error}", "restarts": count},
+        )
+
+    def health_report(self) -> dict[str, Any]:
+        report = self.health.snapshot()
+        return {
+            "status": report["status"],
+            "version": self.version,
+            "uptime_seconds": report["uptime_seconds"],
+            "restarts": report["restarts"],
+            "components": report["components"],
+            "exchanges": {name: adapter.describe() for name, adapter in sorted(self.exchanges.items())},
+        }
+
+
+async def run_bot(
+    config: Config,
+    plugins: PluginHost,
+    *,
+    handle_signals: bool = True,
+    task_status: trio.TaskStatus[BotContext] = trio.TASK_STATUS_IGNORED,
+) -> int:
+    """Run until a signal (or cancellation); return the process exit code (0 after a graceful stop)."""
+    store = AsyncStore(await trio.to_thread.run_sync(Store, config.database.path))
+    bot = BotContext(config, plugins, store)
+    exit_code = 0
+    try:
+        async with trio.open_nursery() as root:
+            services_scope = trio.CancelScope()
+            if handle_signals:
+                root.start_soon(_watch_signals, bot, services_scope)
+            with services_scope:
+                try:
+                    await _run_services(bot, task_status)
+                except* EscalationError as group:
+                    exit_code = 1
+                    for exc in group.exceptions:
+                        log_event("bot.escalation", level="error", error=str(exc), cause=repr(exc.__cause__))
+            bot.health.stopping = True
+            with trio.CancelScope(shield=True), trio.move_on_after(config.supervision.shutdown_timeout / 2):
+                await plugins.notify("on_shutdown", bot=bot)
+            root.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(store.store.close)
+        log_event("bot.stopped", exit_code=exit_code)
+    return exit_code
+
+
+async def _run_services(bot: BotContext, task_status: trio.TaskStatus[BotContext]) -> None:
+    from marketmaestro.api import serve_api
+
+    start = partial(supervise, policy=bot.restart_policy, health=bot.health, on_restart=bot.record_restart)
+    async with trio.open_nursery() as services:
+        # Keeps the bot up with no service configured, until a signal stops it.
+        services.start_soon(trio.sleep_forever)
+        if bot.config.api.enabled:
+            bot.api_urls = await services.start(partial(start, "api", partial(serve_api, bot)))
+            log_event("api.listening", urls=bot.api_urls)
+        for name, exchange in bot.config.exchanges.items():
+            if exchange.enabled:
+                await services.start(partial(start, f"exchange:{name}", partial(_exchange, bot, name)))
+        await bot.plugins.notify("on_startup", bot=bot)
+        log_event("bot.started", version=bot.version, exchanges=sorted(bot.exchanges))
+        task_status.started(bot)
+
+
+async def _exchange(bot: BotContext, name: str, *, task_status: trio.TaskStatus[None]) -> None:
+    from marketmaestro.runtime.exchange_service import run_exchange_service
+
+    await run_exchange_service(bot, name, task_status=task_status)
+
+
+async def _watch_signals(bot: BotContext, services: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if not bot.health.stopping:
+                bot.health.stopping = True
+                log_event("bot.stopping", signal=signal.Signals(signum).name,
+                          deadline_seconds=bot.config.supervision.shutdown_timeout)
+                _start_watchdog(bot.config.supervision.shutdown_timeout)
+                services.cancel()
+            else:
+                log_event("bot.forced_exit", level="warning", signal=signal.Signals(signum).name)
+                os._exit(FORCED_EXIT_CODE)
+
+
+def _start_watchdog(timeout: float) -> None:
+    """End the process if the graceful shutdown has not finished within ``timeout`` seconds."""
+
+    def watchdog() -> None:
+        time.sleep(timeout)
+        log_event("bot.shutdown_timeout", level="error", timeout_seconds=timeout)
+        os._exit(1)
+
+    threading.Thread(target=watchdog, name="shutdown-watchdog", daemon=True).start()

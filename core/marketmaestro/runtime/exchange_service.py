@@ -1,0 +1,139 @@
+"""One exchange's subtree: its adapter, components and strategies, supervised together.
+
+::
+
+    exchange:<name>                      (supervised by the bot; restarts the whole subtree on escalation)
+    ├── settings, portfolio, risk_manager, order_manager      (components, each supervised)
+    ├── strategy:<name>:<symbol> ...                          (one runner per configured strategy and pair)
+    ├── feed                                                  (adapter.stream -> market channel)
+    └── router                                                (market channel -> order manager, strategies)
+
+A failure inside this subtree never reaches another exchange's: the bot supervises each exchange apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeError, Subscription
+from marketmaestro.logs import log_event
+from marketmaestro.messages import MarketDataMsg, UpdateBalanceMsg
+from marketmaestro.orders import OrderManager
+from marketmaestro.portfolio import Portfolio
+from marketmaestro.risk import RiskManager, build_rules
+from marketmaestro.settings import SettingsComponent
+from marketmaestro.strategy import StrategyRunner
+from marketmaestro.supervision import Component, Mailbox, supervise
+
+if TYPE_CHECKING:
+    from marketmaestro.runtime.bot import BotContext
+
+MARKET_CHANNEL_SIZE = 1024
+
+
+async def run_exchange_service(
+    bot: BotContext, name: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    prefix = f"exchange:{name}"
+    bot.health.remove_prefix(prefix + "/")
+    config = bot.config.exchanges[name]
+    entry = bot.plugins.registry.exchanges[config.plugin_name]
+    context = ExchangeContext(name, config, bot.config.exchange_options(name), bot.store, bot.config.config_dir)
+    try:
+        adapter = entry.factory(context)
+        await adapter.connect()
+    except FatalExchangeError as exc:
+        # Restarting cannot fix a configuration or credential problem: report it and leave the others running.
+        log_event("exchange.fatal", level="error", exchange=name, error=str(exc))
+        await bot.store.add_event("exchange.fatal", exchange=name, component=prefix, data={"error": str(exc)})
+        bot.health.set_state(prefix, "failed", detail=str(exc))
+        task_status.started()
+        bot.health.set_state(prefix, "failed", detail=str(exc))
+        await trio.sleep_forever()
+    bot.exchanges[name] = adapter
+    try:
+        await _run_subtree(bot, name, prefix, adapter, task_status)
+    finally:
+        bot.exchanges.pop(name, None)
+        with trio.CancelScope(shield=True), trio.move_on_after(2):
+            await adapter.disconnect()
+
+
+async def _run_subtree(
+    bot: BotContext, name: str, prefix: str, adapter: Exchange, task_status: trio.TaskStatus[None]
+) -> None:
+    config = bot.config.exchanges[name]
+    timeout = bot.config.supervision.request_timeout
+    instruments = await adapter.instruments()
+    boxes = {kind: Mailbox(f"{prefix}/{kind}") for kind in ("settings", "portfolio", "risk_manager", "order_manager")}
+    rules = build_rules(bot.plugins.registry, bot.config.risk, config.risk)
+    components: dict[str, Component] = {
+        "settings": SettingsComponent(boxes["settings"], exchange=name, store=bot.store),
+        "portfolio": Portfolio(boxes["portfolio"], exchange=name, store=bot.store),
+        "risk_manager": RiskManager(boxes["risk_manager"], exchange=name, rules=rules,
+                                    portfolio=boxes["portfolio"], request_timeout=timeout),
+        "order_manager": OrderManager(boxes["order_manager"], exchange=name, adapter=adapter,
+                                      instruments=instruments, store=bot.store, risk=boxes["risk_manager"],
+                                      portfolio=boxes["portfolio"], plugins=bot.plugins, request_timeout=timeout),
+    }
+    runners: list[StrategyRunner] = []
+    for pair in config.pairs:
+        for spec in pair.strategies:
+            if not spec.enabled:
+                continue
+            health_name = f"{prefix}/strategy:{spec.name}:{pair.symbol}"
+            runners.append(StrategyRunner(
+                Mailbox(health_name), exchange=name, symbol=pair.symbol, spec=spec, registry=bot.plugins.registry,
+                store=bot.store, adapter=adapter, orders=boxes["order_manager"], portfolio=boxes["portfolio"],
+                health=bot.health, health_name=health_name, request_timeout=timeout,
+            ))
+
+    async with trio.open_nursery() as nursery:
+        start = partial(_start, nursery, bot)
+        for kind, component in components.items():
+            await start(f"{prefix}/{kind}", component.run)
+        # The exchange is the truth for balances: the portfolio starts from what it reports.
+        await boxes["portfolio"].send(UpdateBalanceMsg(name, tuple(await adapter.balances())))
+        for runner in runners:
+            await start(runner.health_name, runner.run)
+        live = [r for r in runners if r.script is not None]
+        subscription = Subscription(
+            klines=frozenset((r.symbol, r.interval) for r in live if r.wants("on_kline")),
+            tickers=frozenset(r.symbol for r in live if r.wants("on_ticker")),
+            orderbooks=frozenset(r.symbol for r in live if r.wants("on_orderbook")),
+        )
+        send, receive = trio.open_memory_channel[MarketDataMsg](MARKET_CHANNEL_SIZE)
+        await start(f"{prefix}/router", partial(_route, receive, boxes["order_manager"], runners))
+        await start(f"{prefix}/feed", partial(adapter.stream, subscription, send))
+        log_event("exchange.started", exchange=name, strategies=[r.health_name for r in runners],
+                  klines=sorted(f"{s}@{i}" for s, i in subscription.klines))
+        task_status.started()
+
+
+async def _start(nursery: trio.Nursery, bot: BotContext, name: str, target: Callable[..., Awaitable[None]]) -> Any:
+    return await nursery.start(
+        partial(supervise, name, target, policy=bot.restart_policy, health=bot.health, on_restart=bot.record_restart)
+    )
+
+
+async def _route(
+    receive: trio.MemoryReceiveChannel[MarketDataMsg],
+    orders: Mailbox,
+    runners: list[StrategyRunner],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Deliver each market data message to the order manager (prices) and the runners of its symbol."""
+    by_symbol: dict[str, list[StrategyRunner]] = {}
+    for runner in runners:
+        if runner.script is not None:
+            by_symbol.setdefault(runner.symbol, []).append(runner)
+    task_status.started()
+    async for msg in receive:
+        await orders.send(msg)
+        for runner in by_symbol.get(msg.symbol, ()):
+            await runner.mailbox.send(msg)

@@ -1,0 +1,286 @@
+"""The strategy runner: one ``.star`` strategy on one symbol of one exchange.
+
+This is the minimal in-process runner of the foundation: Starlark runs in a worker thread so the event
+loop never blocks, one callback at a time. Worker processes with memory and time budgets, hot reload and
+the complete builtin set are the strategy engine's work (see docs/architecture.md, "What comes next").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import trio
+
+from marketmaestro.config import StrategyConfig
+from marketmaestro.exchanges import Exchange
+from marketmaestro.logs import log_event
+from marketmaestro.messages import (
+    GetBalancesMsg,
+    GetPositionMsg,
+    GetStatusMsg,
+    KlineDataMsg,
+    OrderBookDataMsg,
+    PlaceOrderMsg,
+    TickerDataMsg,
+)
+from marketmaestro.model import INTERVAL_SECONDS, Kline, OrderBook, OrderType, Side, Ticker
+from marketmaestro.plugins.registry import Registry
+from marketmaestro.storage import AsyncStore
+from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
+from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
+from marketmaestro.supervision import Component, HealthRegistry, Mailbox
+
+STOP_TIMEOUT = 2.0
+
+
+@dataclass
+class _CallContext:
+    """What the builtins of one callback see: a snapshot taken before the call."""
+
+    position: dict[str, float]
+    balances: dict[str, float]
+    timestamp: int
+
+
+class StrategyRunner(Component):
+    component = "strategy"
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        *,
+        exchange: str,
+        symbol: str,
+        spec: StrategyConfig,
+        registry: Registry,
+        store: AsyncStore,
+        adapter: Exchange,
+        orders: Mailbox,
+        portfolio: Mailbox,
+        health: HealthRegistry,
+        health_name: str,
+        request_timeout: float,
+        history_max: int = 1000,
+    ) -> None:
+        super().__init__(mailbox, exchange=exchange)
+        self.symbol = symbol
+        self.spec = spec
+        self.registry = registry
+        self.store = store
+        self.adapter = adapter
+        self.orders = orders
+        self.portfolio = portfolio
+        self.health = health
+        self.health_name = health_name
+        self.request_timeout = request_timeout
+        self.history: deque[Kline] = deque(maxlen=history_max)
+        self.config: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+        self._lines: list[tuple[str, str]] = []
+        self._ctx = _CallContext({}, {}, 0)
+        self._lock = threading.Lock()
+        self.script: StarlarkScript | None = None
+        self.load_error: str | None = None
+        self.signals = 0
+        self.errors = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def interval(self) -> str:
+        return str(self.config.get("interval", "1m"))
+
+    def wants(self, callback: str) -> bool:
+        return self.script is not None and callback in self.script.callbacks
+
+    # --- loading ------------------------------------------------------------------------------------------
+
+    def _builtins(self) -> dict[str, Any]:
+        functions: dict[str, Any] = {name: entry.function for name, entry in self.registry.functions.items()}
+        functions.update(
+            get_config=lambda key, default=None: self.config.get(key, default),
+            get_state=lambda key, default=None: self.state.get(key, default),
+            set_state=self._set_state,
+            log=lambda *parts: self._lines.append(("log", " ".join(str(p) for p in parts))),
+            history=self._history_columns,
+            position=lambda: dict(self._ctx.position),
+            balance=lambda asset: self._ctx.balances.get(str(asset).upper(), 0.0),
+            now=lambda: self._ctx.timestamp,
+            round=lambda x, ndigits=0: round(float(x), int(ndigits)),
+            sum=lambda values: float(sum(values)),
+        )
+        return functions
+
+    def _load(self) -> None:
+        script = StarlarkScript(self.spec.file, self._builtins(), lambda line: self._lines.append(("print", line)))
+        defaults = script.call("settings")
+        if not isinstance(defaults, dict):
+            raise StrategyLoadError(f"{self.spec.file}: settings() must return a dict, got {defaults!r}")
+        config = {**defaults, **self.spec.config}
+        interval = config.setdefault("interval", "1m")
+        if interval not in INTERVAL_SECONDS:
+            raise StrategyLoadError(
+                f"{self.spec.file}: interval got {interval!r}; expected one of {', '.join(INTERVAL_SECONDS)}"
+            )
+        self.config = config
+        self.script = script
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await trio.to_thread.run_sync(self._load)
+        except (StrategyLoadError, StrategyRuntimeError) as exc:
+            # Restarting cannot fix a broken file: report it and stay out of the way of the others.
+            self.load_error = str(exc)
+            log_event("strategy.load_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc))
+            await self.store.add_event("strategy.load_failed", exchange=self.exchange, symbol=self.symbol,
+                                       strategy=self.name, data={"error": str(exc)})
+            task_status.started()
+            self.health.set_state(self.health_name, "failed", detail=self.load_error)
+            async for _ in self.mailbox.receive_channel:
+                pass
+            return
+        await super().run(task_status=task_status)
+
+    async def on_start(self) -> None:
+        assert self.exchange is not None
+        self.state = await self.store.strategy_state(self.exchange, self.symbol, self.name)
+        if not self.history:
+            for kline in await self.adapter.klines(self.symbol, self.interval, self.history.maxlen or 0):
+                self.history.append(kline)
+        log_event("strategy.started", strategy=self.name, symbol=self.symbol, interval=self.interval,
+                  callbacks=sorted(self.script.callbacks) if self.script else [], warmup=len(self.history))
+        if self.wants("on_start"):
+            await self._invoke("on_start")
+
+    async def on_stop(self) -> None:
+        if self.wants("on_stop"):
+            with trio.move_on_after(STOP_TIMEOUT):
+                await self._invoke("on_stop", abandon=True)
+
+    # --- builtins -----------------------------------------------------------------------------------------
+
+    def _set_state(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise ValueError(f"set_state: key must be a string, got {key!r}")
+        self.state[key] = value
+        self._dirty.add(key)
+
+    def _history_columns(self, n: int) -> dict[str, list[float]]:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"history(n): n must be a positive int, got {n!r}")
+        klines = list(self.history)[-n:]
+        return {
+            "open": [k.open for k in klines],
+            "high": [k.high for k in klines],
+            "low": [k.low for k in klines],
+            "close": [k.close for k in klines],
+            "volume": [k.volume for k in klines],
+            "timestamp": [k.timestamp for k in klines],
+        }
+
+    # --- data ---------------------------------------------------------------------------------------------
+
+    async def handle(self, msg: Any) -> Any:
+        match msg:
+            case KlineDataMsg(kline=kline) if kline.symbol == self.symbol and kline.interval == self.interval:
+                self.history.append(kline)
+                if self.wants("on_kline"):
+                    await self._invoke("on_kline", _kline_dict(kline), timestamp=kline.timestamp)
+            case TickerDataMsg(ticker=ticker) if ticker.symbol == self.symbol and self.wants("on_ticker"):
+                await self._invoke("on_ticker", _ticker_dict(ticker), timestamp=ticker.timestamp)
+            case OrderBookDataMsg(orderbook=book) if book.symbol == self.symbol and self.wants("on_orderbook"):
+                await self._invoke("on_orderbook", _orderbook_dict(book), timestamp=book.timestamp)
+            case KlineDataMsg() | TickerDataMsg() | OrderBookDataMsg():
+                pass
+            case GetStatusMsg():
+                return {"signals": self.signals, "errors": self.errors, "interval": self.interval,
+                        "load_error": self.load_error}
+            case _:
+                return await super().handle(msg)
+        return None
+
+    async def _invoke(self, callback: str, *args: Any, timestamp: int = 0, abandon: bool = False) -> None:
+        assert self.exchange is not None and self.script is not None
+        position = await self.portfolio.request(GetPositionMsg(self.exchange, self.symbol, self.name),
+                                                self.request_timeout)
+        balances = await self.portfolio.request(GetBalancesMsg(self.exchange), self.request_timeout)
+        self._ctx = _CallContext(
+            {"quantity": float(position.quantity), "average_price": float(position.average_price),
+             "realized_pnl": float(position.realized_pnl)},
+            {b.asset: float(b.free) for b in balances},
+            timestamp,
+        )
+        where = f"{self.spec.file.name} {callback}()"
+        try:
+            result = await trio.to_thread.run_sync(self._call, callback, args, abandon_on_cancel=abandon)
+        except StrategyRuntimeError as exc:
+            self.errors += 1
+            log_event("strategy.error", level="error", strategy=self.name, symbol=self.symbol,
+                      error=f"{self.spec.file.name}: {exc}", starlark_stack=exc.backtrace)
+            return
+        finally:
+            await self._flush()
+        try:
+            signals = parse_signals(result, where=where)
+        except SignalError as exc:
+            self.errors += 1
+            log_event("strategy.bad_signal", level="error", strategy=self.name, symbol=self.symbol, error=str(exc))
+            return
+        for signal in signals:
+            await self._act(signal, position.quantity)
+
+    def _call(self, callback: str, args: tuple[Any, ...]) -> Any:
+        assert self.script is not None
+        with self._lock:
+            return self.script.call(callback, *args)
+
+    async def _flush(self) -> None:
+        """Emit what the callback logged and store the state it changed."""
+        lines, self._lines = self._lines, []
+        for kind, text in lines:
+            log_event(f"strategy.{kind}", strategy=self.name, symbol=self.symbol, message=text)
+        dirty, self._dirty = self._dirty, set()
+        assert self.exchange is not None
+        for key in sorted(dirty):
+            await self.store.set_strategy_state(self.exchange, self.symbol, self.name, key, self.state.get(key))
+
+    async def _act(self, signal: Signal, position: Decimal) -> None:
+        assert self.exchange is not None
+        side, quantity = (Side.BUY if signal.action == "buy" else Side.SELL), signal.quantity
+        if signal.action == "close":
+            if position == 0:
+                return
+            side, quantity = (Side.SELL if position > 0 else Side.BUY), abs(position)
+        self.signals += 1
+        log_event("strategy.signal", strategy=self.name, symbol=self.symbol, action=signal.action,
+                  quantity=quantity, reason=signal.reason)
+        order = await self.orders.request(
+            PlaceOrderMsg(self.exchange, self.symbol, side, OrderType(signal.type), quantity, self.name,
+                          reason=signal.reason),
+            self.request_timeout,
+        )
+        log_event("strategy.order_result", strategy=self.name, symbol=self.symbol,
+                  client_order_id=order.client_order_id, status=order.status.value, error=order.error)
+
+
+def _kline_dict(k: Kline) -> dict[str, Any]:
+    return {"symbol": k.symbol, "interval": k.interval, "timestamp": k.timestamp, "open": k.open, "high": k.high,
+            "low": k.low, "close": k.close, "volume": k.volume, "closed": k.closed}
+
+
+def _ticker_dict(t: Ticker) -> dict[str, Any]:
+    return {"symbol": t.symbol, "timestamp": t.timestamp, "last": t.last, "bid": t.bid, "ask": t.ask,
+            "volume_24h": t.volume_24h, "change_24h": t.change_24h}
+
+
+def _orderbook_dict(b: OrderBook) -> dict[str, Any]:
+    return {"symbol": b.symbol, "timestamp": b.timestamp, "bids": [list(level) for level in b.bids],
+            "asks": [list(level) for level in b.asks], "best_bid": b.best_bid, "best_ask": b.best_ask,
+            "mid": b.mid, "spread": b.spread}

@@ -1,0 +1,54 @@
+"""Technical indicators for MarketMaestro strategies, computed with numpy.
+
+Installed, this package is found through its ``marketmaestro`` entry point and registers each
+indicator of ``catalog.INDICATORS`` as a function that Starlark strategies can call::
+
+    closes = history(50)["close"]
+    fast = sma(closes, 10)[-1]
+
+Every indicator takes lists of numbers and returns a list of floats as long as its input, NaN where
+there is not enough data yet. See ``docs/indicators.md`` for the list and the formulas.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from marketmaestro import hookimpl
+
+from marketmaestro_indicators.catalog import INDICATORS, Indicator
+from marketmaestro_indicators.moving_averages import ema, sma
+
+if TYPE_CHECKING:
+    from marketmaestro.plugins.registry import RegisterIndicator
+
+DISTRIBUTION_NAME = "marketmaestro-indicators"
+
+try:
+    __version__ = version(DISTRIBUTION_NAME)
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+
+@hookimpl
+def register_indicators(register: RegisterIndicator) -> None:
+    """Register every indicator of ``INDICATORS`` with MarketMaestro."""
+    for indicator in INDICATORS:
+        register(
+            indicator.name,
+            indicator.function,
+            aliases=indicator.aliases,
+            description=indicator.description,
+        )
+
+
+__all__ = [
+    "DISTRIBUTION_NAME",
+    "INDICATORS",
+    "Indicator",
+    "__version__",
+    "ema",
+    "register_indicators",
+    "sma",
+]
