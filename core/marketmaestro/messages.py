@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from marketmaestro.model import Balance, Fill, Kline, Order, OrderBook, OrderStatus, OrderType, Position, Side, Ticker
+from marketmaestro.model import (
+    Balance,
+    Fill,
+    Kline,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    Ticker,
+)
 
 # --- data -----------------------------------------------------------------------------------------------
 

@@ -175,7 +175,10 @@ def test_nested_environment_keys_are_parsed(tmp_path: Path) -> None:
 
 def test_os_environ_is_ignored_when_environ_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MM_API__PORT", "1234")
-    monkeypatch.setenv("SETTINGS_FILE_FOR_DYNACONF", str(write(tmp_path / "other.yaml", "api: {port: 1}\n")))
+    # dynaconf's own variables would make it read another file, whose unknown key would be an error
+    other = str(write(tmp_path / "other.yaml", "surprise: 1\n"))
+    for name in ("SETTINGS_FILE_FOR_DYNACONF", "INCLUDES_FOR_DYNACONF", "PRELOAD_FOR_DYNACONF"):
+        monkeypatch.setenv(name, other)
     write(tmp_path / ".env", "MM_LOGGING__LEVEL=debug\n")
     assert load(tmp_path, "").api.port == 8080
     assert load(tmp_path, "", environ=None).api.port == 1234  # the default environ is os.environ
@@ -269,6 +272,12 @@ API_KEYS = "enabled, host, port, token, token_file"
             f"exchanges.plain.pairs[0].strategies[0].config.interval: got '7m'; expected one of {INTERVALS}",
         ),
         (
+            "exchanges: {plain: {pairs: [{symbol: BTCUSDT, strategies: "
+            "[{name: a, file: s.star, config: {interval: [1m]}}]}]}}",
+            "exchanges.plain.pairs[0].strategies[0].config.interval: got ['1m']; "
+            f"expected one of {INTERVALS}",
+        ),
+        (
             "config_dir: /etc",
             "config_dir: got '/etc'; expected nothing: it is always the settings file's folder",
         ),
@@ -304,7 +313,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
           demo:
             options: {seed: x}
             pairs: [{symbol: BTCUSDT, strategies: [{name: a, file: gone.star}]}]
-          broken: {pairs: [{symbol: BTC-USDT, strategies: [{name: b, file: ok.star}]}]}
+          broken:
+            plugin: demo
+            options: {speed: -1}
+            pairs:
+              - {symbol: BTC-USDT, strategies: [{name: b, file: ok.star}, {name: c, file: gone.star}]}
           mystery: {}
         """
     found = problems(tmp_path, settings, exchange_options=REGISTERED)
@@ -312,9 +325,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "api.port",
         "logging.level",
         "exchanges.broken.pairs[0].symbol",
-        # exchanges that are valid on their own are still checked further:
+        # plugins, options and files are checked even where the schema found problems:
         "exchanges.demo.options.seed",
         "exchanges.demo.pairs[0].strategies[0].file",
+        "exchanges.broken.options.speed",
+        "exchanges.broken.pairs[0].strategies[1].file",
         "exchanges.mystery",
     ]
 
@@ -473,15 +488,47 @@ def test_config_show_prints_masked_yaml_and_json(tmp_path: Path) -> None:
     assert shown["api"]["port"] == 9002 and shown["exchanges"]["plain"]["api_key"] == "***"
 
 
-def test_config_show_reports_problems(tmp_path: Path) -> None:
-    path = write(tmp_path / "settings.yaml", "api: {port: abc}\n")
-    result = CliRunner().invoke(config_group, ["show"], obj=_State(path))
-    assert result.exit_code == 1
-    assert "api.port: got 'abc'; expected an integer" in result.output
-
-
 def test_exchange_config_knows_its_key_only_inside_config() -> None:
     exchange = ExchangeConfig()
     assert exchange.key == "" and exchange.plugin_name == ""
     config = Config(exchanges={"kraken": exchange})
     assert config.exchanges["kraken"].plugin_name == "kraken"
+
+
+# -- the documentation -------------------------------------------------------------------------------
+
+DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
+
+
+def _doc_blocks(heading: str, language: str) -> list[str]:
+    """The ``language`` code blocks of the section of docs/configuration.md titled ``heading``."""
+    section = DOCS.read_text(encoding="utf-8").split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n```", 1)[0] for block in section.split(f"```{language}\n")[1:]]
+
+
+def test_the_documented_complete_example_is_valid(tmp_path: Path) -> None:
+    from marketmaestro.exchanges.paper.options import PaperOptions
+
+    [example] = _doc_blocks("A complete example", "yaml")
+    write(tmp_path / "strategies" / "simple_sma.star", "")
+    config = load(tmp_path, example, exchange_options={"paper": PaperOptions})
+    assert config.exchanges["paper"].pairs[0].strategies[0].config["interval"] == "1m"
+    assert isinstance(config.exchange_options("paper"), PaperOptions)
+
+
+def test_the_documented_problems_are_what_mm_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketmaestro.cli.main import main
+
+    for name in list(os.environ):
+        if name.startswith("MM_"):
+            monkeypatch.delenv(name)
+    [settings] = _doc_blocks("When the configuration is wrong", "yaml")
+    [printed] = _doc_blocks("When the configuration is wrong", "text")
+    write(tmp_path / "strategies" / "simple_sma.star", "")
+    path = write(tmp_path / "settings.yaml", settings)
+    result = CliRunner(env={"MM_SUPERVISION__MAX_RESTARTS": "-1"}).invoke(
+        main, ["--config", str(path), "config", "show"]
+    )
+    assert result.exit_code == 2
+    assert result.output.replace(str(tmp_path), "/home/me/bot").splitlines() == printed.splitlines()
+    assert "do-not-print-me" not in result.output

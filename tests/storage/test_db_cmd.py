@@ -1,7 +1,7 @@
 """``mm db`` on a real SQLite file.
 
-The commands only need ``state.config().database.path`` from the CLI state, so the tests pass a
-small object with that shape instead of loading a settings file.
+The commands only need ``state.config().database.path`` from the CLI state, so most tests pass a
+small object with that shape instead of loading a settings file; the last one goes through ``mm``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from marketmaestro.cli.db_cmd import db
+from marketmaestro.cli.main import main
 from marketmaestro.storage import current, head
 
 
@@ -90,3 +91,13 @@ def test_a_file_that_is_not_a_database_is_one_line_on_stderr(db_path: Path) -> N
         assert result.stderr.count("\n") == 1
         assert result.stderr.startswith("Error: cannot read the database")
         assert "file is not a database" in result.stderr
+
+
+def test_mm_db_reads_the_database_path_from_the_settings_file(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("database:\n  path: data/mm.db\n")
+    db_path = tmp_path / "data" / "mm.db"  # relative paths are relative to the settings file
+    result = CliRunner().invoke(main, ["--config", str(settings), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"database {db_path}: revision none -> {head()}\n"
+    assert current(db_path) == head()

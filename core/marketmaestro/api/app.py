@@ -58,9 +58,12 @@ def create_app(bot: BotContext, token: str) -> QuartTrio:
 
     @app.before_request
     async def require_token() -> Response | None:
-        if request.path.startswith("/api/") and not token_matches(token, request.headers.get("Authorization")):
-            return json_response({"error": "missing or invalid API token (send 'Authorization: Bearer <token>')"},
-                                 401)
+        if request.path.startswith("/api/") and not token_matches(
+            token, request.headers.get("Authorization")
+        ):
+            return json_response(
+                {"error": "missing or invalid API token (send 'Authorization: Bearer <token>')"}, 401
+            )
         return None
 
     @app.after_request

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from marketmaestro.runtime.bot import BotContext
 
 
-async def serve_api(bot: BotContext, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_api(
+    bot: BotContext, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+) -> None:
     """Serve until cancelled; ``started()`` with the bound URLs (useful with ``api.port: 0``)."""
     if bot.api_token is None:
         bot.api_token = resolve_token(bot.config)

@@ -8,7 +8,7 @@ from typing import Protocol
 import click
 import yaml
 
-from marketmaestro.config import Config, ConfigError, masked_dict
+from marketmaestro.config import Config, masked_dict
 
 
 class _HasConfig(Protocol):
@@ -30,10 +30,8 @@ def show(state: _HasConfig, as_json: bool) -> None:
 
     Relative paths are shown resolved against the settings file's folder.
     """
-    try:
-        data = masked_dict(state.config())
-    except ConfigError as error:
-        raise click.ClickException(f"the configuration is invalid:\n{error}") from error
+    # An invalid configuration is reported by state.config(), with every problem, before this runs on.
+    data = masked_dict(state.config())
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:

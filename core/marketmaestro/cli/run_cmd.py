@@ -19,7 +19,9 @@ def run(state: CliState) -> None:
     """Run the bot: exchanges, strategies, the API and the web UI, until Ctrl-C (SIGINT) or SIGTERM."""
     config = state.config()
     handle = configure_logging(
-        file=config.logging.file, console=config.logging.console, level=config.logging.level,
+        file=config.logging.file,
+        console=config.logging.console,
+        level=config.logging.level,
         secrets=secret_values(config),
     )
     try:
@@ -30,14 +32,13 @@ def run(state: CliState) -> None:
         live = [name for name, ex in config.exchanges.items() if ex.enabled]
         for name in live:
             mode = config.exchanges[name].mode
-            log_event("exchange.configured", exchange=name, plugin=config.exchanges[name].plugin_name, mode=mode)
-        if config.api.enabled:
-            click.echo(
-                f"Web UI and API on http://{config.api.host}:{config.api.port}/ — API token in {config.api.token_file}"
-                if config.api.token is None else
-                f"Web UI and API on http://{config.api.host}:{config.api.port}/ — API token from the configuration",
-                err=True,
+            log_event(
+                "exchange.configured", exchange=name, plugin=config.exchanges[name].plugin_name, mode=mode
             )
+        if config.api.enabled:
+            where = f"http://{config.api.host}:{config.api.port}/"
+            token = f"in {config.api.token_file}" if config.api.token is None else "from the configuration"
+            click.echo(f"Web UI and API on {where} (API token {token})", err=True)
         code = trio.run(run_bot, config, host)
     finally:
         handle.close()

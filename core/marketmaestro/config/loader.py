@@ -54,12 +54,12 @@ DEFAULT_SETTINGS_FILE = "settings.yaml"
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 # Only the options this module relies on, spelt out so that neither dynaconf's defaults nor its
-# *_FOR_DYNACONF environment variables change how files are read.
+# *_FOR_DYNACONF environment variables change how files are read. `load_dotenv` stays unset: dynaconf
+# would export .env into os.environ, so .env is read by `_environment_layer` instead.
 _DYNACONF_OPTIONS: dict[str, Any] = {
     "envvar_prefix": ENV_PREFIX.rstrip("_"),
     "environments": False,
     "merge_enabled": True,
-    "load_dotenv": False,  # True would export .env into os.environ; it is read below instead
     "loaders": [],  # no env loader: the environment layer is built from `environ`
     "core_loaders": ["YAML"],
     "yaml_loader": "safe_load",
@@ -87,6 +87,14 @@ class _IsolatedSettings(Settings):
     @property
     def environ(self) -> Mapping[str, str]:
         return {}
+
+    @property
+    def settings_module(self) -> list[str]:
+        # Dynaconf would read SETTINGS_FILE_FOR_DYNACONF from os.environ here; load_config loads
+        # the files itself, one by one, in its own order.
+        return []
+
+    settings_file = settings_module
 
 
 def load_config(
@@ -121,8 +129,6 @@ def load_config(
         settings.set(name[len(ENV_PREFIX) :].lower(), value)
 
     data = _normalise_keys(_plain_data(settings.as_dict()))
-    for option in _DYNACONF_OPTIONS:
-        data.pop(option, None)  # options without the _FOR_DYNACONF suffix end up among the settings
     if "config_dir" in data:
         expected = "nothing: it is always the settings file's folder"
         problems.append(ConfigProblem("config_dir", data.pop("config_dir"), expected))

@@ -2,8 +2,9 @@
 
 Every model forbids unknown keys, so a misspelt key (``api: {prot: 9000}``) is reported instead of
 silently ignored. Checks that need more than the value itself (does a strategy file exist? is an
-exchange plugin registered?) live in :mod:`marketmaestro.config.loader`, which also turns every
-error into a :class:`~marketmaestro.config.errors.ConfigProblem`.
+exchange plugin registered?) live in :mod:`marketmaestro.config.checks`, and
+:mod:`marketmaestro.config.errors` turns every error into a
+:class:`~marketmaestro.config.errors.ConfigProblem`.
 
 Validators here raise :class:`pydantic_core.PydanticCustomError` of type :data:`PROBLEM_TYPE`
 whose context carries the text of what was expected and, when the problem is deeper than the
@@ -102,13 +103,16 @@ class SupervisionConfig(_Section):
     """``supervision``: how services are restarted after a crash and how long shutdown may take."""
 
     max_restarts: int = Field(5, ge=0)
-    """A service that crashes more often than this within ``restart_window`` stops the bot."""
+    """Restarts allowed within ``restart_window``; one more escalates to the service's parent."""
     restart_window: float = Field(60.0, gt=0)
+    """Seconds over which restarts are counted."""
     backoff_initial: float = Field(0.5, gt=0)
     """Seconds before the first restart; doubled after every further crash up to ``backoff_max``."""
     backoff_max: float = Field(30.0, gt=0)
     request_timeout: float = Field(5.0, gt=0)
+    """Seconds one service waits for another's answer before giving up."""
     shutdown_timeout: float = Field(10.0, gt=0)
+    """Seconds a graceful shutdown may take."""
 
     @model_validator(mode="after")
     def _backoff_max_not_below_initial(self) -> SupervisionConfig:
@@ -135,8 +139,9 @@ class StrategyConfig(_Section):
     @field_validator("config")
     @classmethod
     def _known_interval(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if "interval" in value and value["interval"] not in INTERVAL_SECONDS:
-            raise problem(f"one of {', '.join(INTERVAL_SECONDS)}", subkey="interval", value=value["interval"])
+        interval = value.get("interval")
+        if "interval" in value and not (isinstance(interval, str) and interval in INTERVAL_SECONDS):
+            raise problem(f"one of {', '.join(INTERVAL_SECONDS)}", subkey="interval", value=interval)
         return value
 
 

@@ -1,9 +1,9 @@
 """Exchange errors. The branch tells the caller what to do::
 
-    ExchangeError
-    ├── RetryableError        try again later (network, timeout, 5xx, rate limit)
-    ├── OrderRejected         do not retry this order; tell the strategy why (balance, invalid order)
-    └── FatalExchangeError    stop using this exchange until an operator acts (bad credentials, wrong env)
+ExchangeError
+├── RetryableError        try again later (network, timeout, 5xx, rate limit)
+├── OrderRejected         do not retry this order; tell the strategy why (balance, invalid order)
+└── FatalExchangeError    stop using this exchange until an operator acts (bad credentials, wrong env)
 """
 
 from __future__ import annotations

@@ -110,8 +110,12 @@ class OrderManager(Component):
             symbol=order.symbol,
             strategy=order.strategy or None,
             component=self.component,
-            data={"client_order_id": order.client_order_id, "side": order.side.value,
-                  "quantity": str(order.quantity), "error": order.error},
+            data={
+                "client_order_id": order.client_order_id,
+                "side": order.side.value,
+                "quantity": str(order.quantity),
+                "error": order.error,
+            },
         )
         log_event(
             f"order.{order.status.value}",
@@ -147,13 +151,17 @@ class OrderManager(Component):
         await self._store(order, previous=None)
         reference = price if price is not None else self.last_price.get(msg.symbol)
         if reference is None:
-            return await self._transition(order, OrderStatus.REJECTED, error=f"no market price for {msg.symbol} yet")
+            return await self._transition(
+                order, OrderStatus.REJECTED, error=f"no market price for {msg.symbol} yet"
+            )
         problem = instrument.check_order(quantity, reference)
         if problem is not None:
             return await self._transition(order, OrderStatus.REJECTED, error=problem)
         verdict = await self.risk.request(ValidateOrderMsg(order, reference), self.request_timeout)
         if not verdict.approved:
-            return await self._transition(order, OrderStatus.REJECTED, error=f"risk rule {verdict.rule}: {verdict.reason}")
+            return await self._transition(
+                order, OrderStatus.REJECTED, error=f"risk rule {verdict.rule}: {verdict.reason}"
+            )
         order = await self._transition(order, OrderStatus.SUBMITTED)
         return await self._submit(order)
 
@@ -165,15 +173,22 @@ class OrderManager(Component):
             except OrderRejected as exc:
                 return await self._transition(order, OrderStatus.REJECTED, error=exc.reason)
             except RetryableError as exc:
-                log_event("order.retry", level="warning", client_order_id=order.client_order_id,
-                          attempt=attempt, error=str(exc))
+                log_event(
+                    "order.retry",
+                    level="warning",
+                    client_order_id=order.client_order_id,
+                    attempt=attempt,
+                    error=str(exc),
+                )
                 if attempt == SUBMIT_ATTEMPTS:
                     return await self._transition(
                         order, OrderStatus.REJECTED, error=f"gave up after {attempt} attempts: {exc}"
                     )
                 await trio.sleep(SUBMIT_BACKOFF * attempt)
             except ExchangeError as exc:
-                return await self._transition(order, OrderStatus.REJECTED, error=f"{type(exc).__name__}: {exc}")
+                return await self._transition(
+                    order, OrderStatus.REJECTED, error=f"{type(exc).__name__}: {exc}"
+                )
         current = order
         filled_so_far = Decimal(0)
         for fill in result.fills:
@@ -190,9 +205,16 @@ class OrderManager(Component):
                 await self._announce(after, current.status)
                 event = OrderFilledMsg(fill, after)
                 await self.portfolio.send(event)
-                log_event("order.fill", fill_id=fill.fill_id, client_order_id=fill.client_order_id,
-                          side=fill.side.value, quantity=fill.quantity, price=fill.price, fee=fill.fee,
-                          fee_currency=fill.fee_currency)
+                log_event(
+                    "order.fill",
+                    fill_id=fill.fill_id,
+                    client_order_id=fill.client_order_id,
+                    side=fill.side.value,
+                    quantity=fill.quantity,
+                    price=fill.price,
+                    fee=fill.fee,
+                    fee_currency=fill.fee_currency,
+                )
                 await self.plugins.notify("on_order_filled", event=event)
             current = after
         if current.status is not result.order.status:

@@ -157,7 +157,9 @@ def load_plugins(
             _register(host, info, lambda plugin=plugin: plugin)
     for missing in sorted((wanted or set()) - found):
         host.plugins.append(
-            PluginInfo(missing, None, None, "entry point", "error", f"named in {LOAD_PLUGINS_ENV} but not installed")
+            PluginInfo(
+                missing, None, None, "entry point", "error", f"named in {LOAD_PLUGINS_ENV} but not installed"
+            )
         )
 
     _fill_registry(host)
@@ -196,9 +198,9 @@ def _register(host: PluginHost, info: PluginInfo, load: Any) -> None:
 
 def _fill_registry(host: PluginHost) -> None:
     for hook in REGISTRY_HOOKS:
-        # pluggy lists implementations last-registered first; registering in load order lets the built-ins
-        # claim their names before installed plugins.
-        for impl in reversed(getattr(host.pm.hook, hook).get_hookimpls()):
+        # get_hookimpls() is in registration order (calls run in reverse): built-ins claim their names before
+        # installed plugins can.
+        for impl in getattr(host.pm.hook, hook).get_hookimpls():
             info = host.info(impl.plugin_name)
             if info is None or info.status != "ok":
                 continue

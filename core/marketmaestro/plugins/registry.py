@@ -146,12 +146,15 @@ class Registry:
         aliases: Sequence[str] = (),
         description: str = "",
     ) -> None:
-        for each in (name, *aliases):
+        names = (name, *aliases)
+        if len(set(names)) != len(names):
+            raise RegistrationError(f"{kind} {name!r}: a name is registered twice in {list(names)}")
+        for each in names:
             _check_name(kind, each)
             if not callable(function):
                 raise RegistrationError(f"{kind} {each!r}: function must be callable, got {function!r}")
             _check_free(kind, each, self.functions.get(each))
-        for each in (name, *aliases):
+        for each in names:
             self.functions[each] = FunctionEntry(each, function, description, plugin, kind)
 
     def _add_risk_rule(
@@ -171,7 +174,8 @@ class Registry:
         taken = {entry.blueprint.name: entry.plugin for entry in self.web}
         if blueprint.name in taken:
             raise RegistrationError(
-                f"web: blueprint name {blueprint.name!r} is already registered by plugin {taken[blueprint.name]!r}"
+                f"web: blueprint name {blueprint.name!r} is already registered "
+                f"by plugin {taken[blueprint.name]!r}"
             )
         self.web.append(WebEntry(blueprint, tuple(nav), plugin))
 

@@ -14,16 +14,20 @@ from marketmaestro.supervision import Component, Mailbox
 
 
 def build_rules(
-    registry: Registry, global_config: Mapping[str, Mapping[str, Any]], exchange_config: Mapping[str, Mapping[str, Any]]
+    registry: Registry,
+    global_config: Mapping[str, Mapping[str, Any]],
+    exchange_config: Mapping[str, Mapping[str, Any]],
 ) -> list[RiskRule]:
-    """Instantiate every registered rule with its configuration; the exchange's section overrides the global one.
+    """Build every registered rule from its configuration; the exchange's section overrides the global one.
 
-    Raises ``KeyError``-free ``ValueError`` naming an unknown rule in the configuration.
+    Raises ``ValueError`` naming any rule in the configuration that no plugin registered.
     """
     unknown = sorted((set(global_config) | set(exchange_config)) - set(registry.risk_rules))
     if unknown:
         known = ", ".join(sorted(registry.risk_rules)) or "none"
-        raise ValueError(f"unknown risk rule(s) {', '.join(unknown)} in the configuration; registered: {known}")
+        raise ValueError(
+            f"unknown risk rule(s) {', '.join(unknown)} in the configuration; registered: {known}"
+        )
     rules: list[RiskRule] = []
     for name, entry in sorted(registry.risk_rules.items()):
         params = {**global_config.get(name, {}), **exchange_config.get(name, {})}
@@ -37,7 +41,13 @@ class RiskManager(Component):
     component = "risk_manager"
 
     def __init__(
-        self, mailbox: Mailbox, *, exchange: str, rules: list[RiskRule], portfolio: Mailbox, request_timeout: float
+        self,
+        mailbox: Mailbox,
+        *,
+        exchange: str,
+        rules: list[RiskRule],
+        portfolio: Mailbox,
+        request_timeout: float,
     ) -> None:
         super().__init__(mailbox, exchange=exchange)
         self.rules = rules
@@ -61,7 +71,12 @@ class RiskManager(Component):
             reason = rule.check(check)
             if reason is not None:
                 self.denied += 1
-                log_event("risk.order_denied", level="warning", rule=rule.name, reason=reason,
-                          client_order_id=msg.order.client_order_id)
+                log_event(
+                    "risk.order_denied",
+                    level="warning",
+                    rule=rule.name,
+                    reason=reason,
+                    client_order_id=msg.order.client_order_id,
+                )
                 return OrderValidationResult(False, rule.name, reason)
         return OrderValidationResult(True)

@@ -137,8 +137,11 @@ async def _watch_signals(bot: BotContext, services: trio.CancelScope) -> None:
         async for signum in signals:
             if not bot.health.stopping:
                 bot.health.stopping = True
-                log_event("bot.stopping", signal=signal.Signals(signum).name,
-                          deadline_seconds=bot.config.supervision.shutdown_timeout)
+                log_event(
+                    "bot.stopping",
+                    signal=signal.Signals(signum).name,
+                    deadline_seconds=bot.config.supervision.shutdown_timeout,
+                )
                 _start_watchdog(bot.config.supervision.shutdown_timeout)
                 services.cancel()
             else:

@@ -42,7 +42,9 @@ async def run_exchange_service(
     bot.health.remove_prefix(prefix + "/")
     config = bot.config.exchanges[name]
     entry = bot.plugins.registry.exchanges[config.plugin_name]
-    context = ExchangeContext(name, config, bot.config.exchange_options(name), bot.store, bot.config.config_dir)
+    context = ExchangeContext(
+        name, config, bot.config.exchange_options(name), bot.store, bot.config.config_dir
+    )
     try:
         adapter = entry.factory(context)
         await adapter.connect()
@@ -69,16 +71,32 @@ async def _run_subtree(
     config = bot.config.exchanges[name]
     timeout = bot.config.supervision.request_timeout
     instruments = await adapter.instruments()
-    boxes = {kind: Mailbox(f"{prefix}/{kind}") for kind in ("settings", "portfolio", "risk_manager", "order_manager")}
+    boxes = {
+        kind: Mailbox(f"{prefix}/{kind}")
+        for kind in ("settings", "portfolio", "risk_manager", "order_manager")
+    }
     rules = build_rules(bot.plugins.registry, bot.config.risk, config.risk)
     components: dict[str, Component] = {
         "settings": SettingsComponent(boxes["settings"], exchange=name, store=bot.store),
         "portfolio": Portfolio(boxes["portfolio"], exchange=name, store=bot.store),
-        "risk_manager": RiskManager(boxes["risk_manager"], exchange=name, rules=rules,
-                                    portfolio=boxes["portfolio"], request_timeout=timeout),
-        "order_manager": OrderManager(boxes["order_manager"], exchange=name, adapter=adapter,
-                                      instruments=instruments, store=bot.store, risk=boxes["risk_manager"],
-                                      portfolio=boxes["portfolio"], plugins=bot.plugins, request_timeout=timeout),
+        "risk_manager": RiskManager(
+            boxes["risk_manager"],
+            exchange=name,
+            rules=rules,
+            portfolio=boxes["portfolio"],
+            request_timeout=timeout,
+        ),
+        "order_manager": OrderManager(
+            boxes["order_manager"],
+            exchange=name,
+            adapter=adapter,
+            instruments=instruments,
+            store=bot.store,
+            risk=boxes["risk_manager"],
+            portfolio=boxes["portfolio"],
+            plugins=bot.plugins,
+            request_timeout=timeout,
+        ),
     }
     runners: list[StrategyRunner] = []
     for pair in config.pairs:
@@ -86,11 +104,22 @@ async def _run_subtree(
             if not spec.enabled:
                 continue
             health_name = f"{prefix}/strategy:{spec.name}:{pair.symbol}"
-            runners.append(StrategyRunner(
-                Mailbox(health_name), exchange=name, symbol=pair.symbol, spec=spec, registry=bot.plugins.registry,
-                store=bot.store, adapter=adapter, orders=boxes["order_manager"], portfolio=boxes["portfolio"],
-                health=bot.health, health_name=health_name, request_timeout=timeout,
-            ))
+            runners.append(
+                StrategyRunner(
+                    Mailbox(health_name),
+                    exchange=name,
+                    symbol=pair.symbol,
+                    spec=spec,
+                    registry=bot.plugins.registry,
+                    store=bot.store,
+                    adapter=adapter,
+                    orders=boxes["order_manager"],
+                    portfolio=boxes["portfolio"],
+                    health=bot.health,
+                    health_name=health_name,
+                    request_timeout=timeout,
+                )
+            )
 
     async with trio.open_nursery() as nursery:
         start = partial(_start, nursery, bot)
@@ -109,14 +138,27 @@ async def _run_subtree(
         send, receive = trio.open_memory_channel[MarketDataMsg](MARKET_CHANNEL_SIZE)
         await start(f"{prefix}/router", partial(_route, receive, boxes["order_manager"], runners))
         await start(f"{prefix}/feed", partial(adapter.stream, subscription, send))
-        log_event("exchange.started", exchange=name, strategies=[r.health_name for r in runners],
-                  klines=sorted(f"{s}@{i}" for s, i in subscription.klines))
+        log_event(
+            "exchange.started",
+            exchange=name,
+            strategies=[r.health_name for r in runners],
+            klines=sorted(f"{s}@{i}" for s, i in subscription.klines),
+        )
         task_status.started()
 
 
-async def _start(nursery: trio.Nursery, bot: BotContext, name: str, target: Callable[..., Awaitable[None]]) -> Any:
+async def _start(
+    nursery: trio.Nursery, bot: BotContext, name: str, target: Callable[..., Awaitable[None]]
+) -> Any:
     return await nursery.start(
-        partial(supervise, name, target, policy=bot.restart_policy, health=bot.health, on_restart=bot.record_restart)
+        partial(
+            supervise,
+            name,
+            target,
+            policy=bot.restart_policy,
+            health=bot.health,
+            on_restart=bot.record_restart,
+        )
     )
 
 

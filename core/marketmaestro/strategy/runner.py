@@ -119,7 +119,9 @@ class StrategyRunner(Component):
         return functions
 
     def _load(self) -> None:
-        script = StarlarkScript(self.spec.file, self._builtins(), lambda line: self._lines.append(("print", line)))
+        script = StarlarkScript(
+            self.spec.file, self._builtins(), lambda line: self._lines.append(("print", line))
+        )
         defaults = script.call("settings")
         if not isinstance(defaults, dict):
             raise StrategyLoadError(f"{self.spec.file}: settings() must return a dict, got {defaults!r}")
@@ -138,9 +140,16 @@ class StrategyRunner(Component):
         except (StrategyLoadError, StrategyRuntimeError) as exc:
             # Restarting cannot fix a broken file: report it and stay out of the way of the others.
             self.load_error = str(exc)
-            log_event("strategy.load_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc))
-            await self.store.add_event("strategy.load_failed", exchange=self.exchange, symbol=self.symbol,
-                                       strategy=self.name, data={"error": str(exc)})
+            log_event(
+                "strategy.load_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc)
+            )
+            await self.store.add_event(
+                "strategy.load_failed",
+                exchange=self.exchange,
+                symbol=self.symbol,
+                strategy=self.name,
+                data={"error": str(exc)},
+            )
             task_status.started()
             self.health.set_state(self.health_name, "failed", detail=self.load_error)
             async for _ in self.mailbox.receive_channel:
@@ -154,8 +163,14 @@ class StrategyRunner(Component):
         if not self.history:
             for kline in await self.adapter.klines(self.symbol, self.interval, self.history.maxlen or 0):
                 self.history.append(kline)
-        log_event("strategy.started", strategy=self.name, symbol=self.symbol, interval=self.interval,
-                  callbacks=sorted(self.script.callbacks) if self.script else [], warmup=len(self.history))
+        log_event(
+            "strategy.started",
+            strategy=self.name,
+            symbol=self.symbol,
+            interval=self.interval,
+            callbacks=sorted(self.script.callbacks) if self.script else [],
+            warmup=len(self.history),
+        )
         if self.wants("on_start"):
             await self._invoke("on_start")
 
@@ -195,25 +210,35 @@ class StrategyRunner(Component):
                     await self._invoke("on_kline", _kline_dict(kline), timestamp=kline.timestamp)
             case TickerDataMsg(ticker=ticker) if ticker.symbol == self.symbol and self.wants("on_ticker"):
                 await self._invoke("on_ticker", _ticker_dict(ticker), timestamp=ticker.timestamp)
-            case OrderBookDataMsg(orderbook=book) if book.symbol == self.symbol and self.wants("on_orderbook"):
+            case OrderBookDataMsg(orderbook=book) if book.symbol == self.symbol and self.wants(
+                "on_orderbook"
+            ):
                 await self._invoke("on_orderbook", _orderbook_dict(book), timestamp=book.timestamp)
             case KlineDataMsg() | TickerDataMsg() | OrderBookDataMsg():
                 pass
             case GetStatusMsg():
-                return {"signals": self.signals, "errors": self.errors, "interval": self.interval,
-                        "load_error": self.load_error}
+                return {
+                    "signals": self.signals,
+                    "errors": self.errors,
+                    "interval": self.interval,
+                    "load_error": self.load_error,
+                }
             case _:
                 return await super().handle(msg)
         return None
 
     async def _invoke(self, callback: str, *args: Any, timestamp: int = 0, abandon: bool = False) -> None:
         assert self.exchange is not None and self.script is not None
-        position = await self.portfolio.request(GetPositionMsg(self.exchange, self.symbol, self.name),
-                                                self.request_timeout)
+        position = await self.portfolio.request(
+            GetPositionMsg(self.exchange, self.symbol, self.name), self.request_timeout
+        )
         balances = await self.portfolio.request(GetBalancesMsg(self.exchange), self.request_timeout)
         self._ctx = _CallContext(
-            {"quantity": float(position.quantity), "average_price": float(position.average_price),
-             "realized_pnl": float(position.realized_pnl)},
+            {
+                "quantity": float(position.quantity),
+                "average_price": float(position.average_price),
+                "realized_pnl": float(position.realized_pnl),
+            },
             {b.asset: float(b.free) for b in balances},
             timestamp,
         )
@@ -222,8 +247,14 @@ class StrategyRunner(Component):
             result = await trio.to_thread.run_sync(self._call, callback, args, abandon_on_cancel=abandon)
         except StrategyRuntimeError as exc:
             self.errors += 1
-            log_event("strategy.error", level="error", strategy=self.name, symbol=self.symbol,
-                      error=f"{self.spec.file.name}: {exc}", starlark_stack=exc.backtrace)
+            log_event(
+                "strategy.error",
+                level="error",
+                strategy=self.name,
+                symbol=self.symbol,
+                error=f"{self.spec.file.name}: {exc}",
+                starlark_stack=exc.backtrace,
+            )
             return
         finally:
             await self._flush()
@@ -231,7 +262,9 @@ class StrategyRunner(Component):
             signals = parse_signals(result, where=where)
         except SignalError as exc:
             self.errors += 1
-            log_event("strategy.bad_signal", level="error", strategy=self.name, symbol=self.symbol, error=str(exc))
+            log_event(
+                "strategy.bad_signal", level="error", strategy=self.name, symbol=self.symbol, error=str(exc)
+            )
             return
         for signal in signals:
             await self._act(signal, position.quantity)
@@ -249,7 +282,9 @@ class StrategyRunner(Component):
         dirty, self._dirty = self._dirty, set()
         assert self.exchange is not None
         for key in sorted(dirty):
-            await self.store.set_strategy_state(self.exchange, self.symbol, self.name, key, self.state.get(key))
+            await self.store.set_strategy_state(
+                self.exchange, self.symbol, self.name, key, self.state.get(key)
+            )
 
     async def _act(self, signal: Signal, position: Decimal) -> None:
         assert self.exchange is not None
@@ -259,28 +294,70 @@ class StrategyRunner(Component):
                 return
             side, quantity = (Side.SELL if position > 0 else Side.BUY), abs(position)
         self.signals += 1
-        log_event("strategy.signal", strategy=self.name, symbol=self.symbol, action=signal.action,
-                  quantity=quantity, reason=signal.reason)
+        log_event(
+            "strategy.signal",
+            strategy=self.name,
+            symbol=self.symbol,
+            action=signal.action,
+            quantity=quantity,
+            reason=signal.reason,
+        )
         order = await self.orders.request(
-            PlaceOrderMsg(self.exchange, self.symbol, side, OrderType(signal.type), quantity, self.name,
-                          reason=signal.reason),
+            PlaceOrderMsg(
+                self.exchange,
+                self.symbol,
+                side,
+                OrderType(signal.type),
+                quantity,
+                self.name,
+                reason=signal.reason,
+            ),
             self.request_timeout,
         )
-        log_event("strategy.order_result", strategy=self.name, symbol=self.symbol,
-                  client_order_id=order.client_order_id, status=order.status.value, error=order.error)
+        log_event(
+            "strategy.order_result",
+            strategy=self.name,
+            symbol=self.symbol,
+            client_order_id=order.client_order_id,
+            status=order.status.value,
+            error=order.error,
+        )
 
 
 def _kline_dict(k: Kline) -> dict[str, Any]:
-    return {"symbol": k.symbol, "interval": k.interval, "timestamp": k.timestamp, "open": k.open, "high": k.high,
-            "low": k.low, "close": k.close, "volume": k.volume, "closed": k.closed}
+    return {
+        "symbol": k.symbol,
+        "interval": k.interval,
+        "timestamp": k.timestamp,
+        "open": k.open,
+        "high": k.high,
+        "low": k.low,
+        "close": k.close,
+        "volume": k.volume,
+        "closed": k.closed,
+    }
 
 
 def _ticker_dict(t: Ticker) -> dict[str, Any]:
-    return {"symbol": t.symbol, "timestamp": t.timestamp, "last": t.last, "bid": t.bid, "ask": t.ask,
-            "volume_24h": t.volume_24h, "change_24h": t.change_24h}
+    return {
+        "symbol": t.symbol,
+        "timestamp": t.timestamp,
+        "last": t.last,
+        "bid": t.bid,
+        "ask": t.ask,
+        "volume_24h": t.volume_24h,
+        "change_24h": t.change_24h,
+    }
 
 
 def _orderbook_dict(b: OrderBook) -> dict[str, Any]:
-    return {"symbol": b.symbol, "timestamp": b.timestamp, "bids": [list(level) for level in b.bids],
-            "asks": [list(level) for level in b.asks], "best_bid": b.best_bid, "best_ask": b.best_ask,
-            "mid": b.mid, "spread": b.spread}
+    return {
+        "symbol": b.symbol,
+        "timestamp": b.timestamp,
+        "bids": [list(level) for level in b.bids],
+        "asks": [list(level) for level in b.asks],
+        "best_bid": b.best_bid,
+        "best_ask": b.best_ask,
+        "mid": b.mid,
+        "spread": b.spread,
+    }

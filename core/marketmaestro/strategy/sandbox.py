@@ -14,7 +14,16 @@ from typing import Any
 
 import starlark_go
 
-CALLBACKS = ("settings", "on_kline", "on_orderbook", "on_ticker", "on_start", "on_stop", "on_order", "on_fill")
+CALLBACKS = (
+    "settings",
+    "on_kline",
+    "on_orderbook",
+    "on_ticker",
+    "on_start",
+    "on_stop",
+    "on_order",
+    "on_fill",
+)
 DATA_CALLBACKS = ("on_kline", "on_orderbook", "on_ticker")
 
 
@@ -33,7 +42,9 @@ class StrategyRuntimeError(Exception):
 class StarlarkScript:
     """A loaded ``.star`` file and the builtins it may call."""
 
-    def __init__(self, path: Path, builtins: Mapping[str, Callable[..., Any]], print_: Callable[[str], None]) -> None:
+    def __init__(
+        self, path: Path, builtins: Mapping[str, Callable[..., Any]], print_: Callable[[str], None]
+    ) -> None:
         self.path = path
         # Held for the script's whole life: the binding does not keep these alive itself.
         self._builtins = dict(builtins)
@@ -54,7 +65,9 @@ class StarlarkScript:
         if "settings" not in self.callbacks:
             raise StrategyLoadError(f"{path}: a strategy must define settings() returning its defaults")
         if not self.callbacks & set(DATA_CALLBACKS):
-            raise StrategyLoadError(f"{path}: a strategy must define at least one of {', '.join(DATA_CALLBACKS)}")
+            raise StrategyLoadError(
+                f"{path}: a strategy must define at least one of {', '.join(DATA_CALLBACKS)}"
+            )
 
     def call(self, name: str, *args: Any) -> Any:
         """Call a top-level function with plain Python arguments; blocks until it returns."""

@@ -49,7 +49,9 @@ def _parse_one(item: Any, where: str) -> Signal | None:
         raise SignalError(f"{where}: a signal must be a dict or None, got {type(item).__name__} {item!r}")
     unknown = sorted(set(item) - FIELDS)
     if unknown:
-        raise SignalError(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(FIELDS))}")
+        raise SignalError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(FIELDS))}"
+        )
     action = item.get("action")
     if action not in ACTIONS:
         raise SignalError(f"{where}: field 'action' got {action!r}; expected one of {', '.join(ACTIONS)}")

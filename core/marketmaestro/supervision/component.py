@@ -3,7 +3,8 @@
 A component owns its state; nobody else reads or writes it. It learns things only from messages in its
 mailbox, and answers requests through the envelope's reply channel. Every message is handled inside an
 eliot action naming the component, exchange, symbol and strategy, so the log shows which message caused
-what. A ``BadRequest`` from ``handle`` is answered and the component carries on; any other exception in ``handle`` is sent to the requester (if any) and then raised, so the supervisor
+what. A ``BadRequest`` from ``handle`` is answered and the component carries on; any other exception in
+``handle`` is sent to the requester (if any) and then raised, so the supervisor
 restarts the component with fresh state loaded from the database (``on_start``).
 """
 

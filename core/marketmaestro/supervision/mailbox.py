@@ -7,6 +7,7 @@ channel and waits for the answer, up to a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,7 @@ class Mailbox:
         """Deliver ``msg`` or raise ``trio.WouldBlock`` when the mailbox is full."""
         self._send.send_nowait(Envelope(msg))
 
-    async def request(self, msg: object, timeout: float) -> Any:
+    async def request(self, msg: object, timeout: float) -> Any:  # noqa: ASYNC109 - a request/response API
         """Send ``msg`` and wait for the component's answer.
 
         Raises ``RequestTimeout`` after ``timeout`` seconds and ``RequestFailed`` when the component
@@ -66,7 +67,9 @@ class Mailbox:
         if scope.cancelled_caught:
             raise RequestTimeout(f"{self.name} did not answer {type(msg).__name__} within {timeout:g} s")
         if isinstance(answer, _Failure):
-            raise RequestFailed(f"{self.name} failed on {type(msg).__name__}: {answer.error}") from answer.error
+            raise RequestFailed(
+                f"{self.name} failed on {type(msg).__name__}: {answer.error}"
+            ) from answer.error
         return answer
 
     @property
@@ -84,10 +87,8 @@ class Mailbox:
 def reply(envelope: Envelope, answer: Any) -> None:
     """Answer a request (no-op for a plain message). A requester that gave up is not an error."""
     if envelope.reply is not None:
-        try:
+        with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             envelope.reply.send_nowait(answer)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
 
 
 def reply_failure(envelope: Envelope, error: BaseException) -> None:

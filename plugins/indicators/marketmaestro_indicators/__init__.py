@@ -16,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from marketmaestro import hookimpl
-
 from marketmaestro_indicators.catalog import INDICATORS, Indicator
 from marketmaestro_indicators.moving_averages import ema, sma
 

@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import marketmaestro.hookspecs
-import marketmaestro_indicators
 import pluggy
 import pytest
 import starlark_go
+
+import marketmaestro.hookspecs
+import marketmaestro_indicators
 from marketmaestro import PROJECT_NAME
 from marketmaestro_indicators import ema, sma
 

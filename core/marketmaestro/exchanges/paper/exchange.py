@@ -141,7 +141,8 @@ class PaperExchange(Exchange):
         wanted, base = interval_seconds(interval), interval_seconds(self.options.interval)
         if wanted % base:
             raise FatalExchangeError(
-                f"the paper exchange {self.name!r} simulates {self.options.interval} klines; interval {interval} "
+                f"the paper exchange {self.name!r} simulates {self.options.interval} klines; "
+                f"interval {interval} "
                 f"is not a multiple of it"
             )
         return wanted // base
@@ -196,7 +197,9 @@ class PaperExchange(Exchange):
         if order.type is not OrderType.MARKET:
             raise OrderRejected(f"the paper exchange fills market orders only, not {order.type.value} orders")
         if instrument.round_quantity(order.quantity) != order.quantity:
-            raise OrderRejected(f"quantity {order.quantity} is not a multiple of the step {instrument.step_size}")
+            raise OrderRejected(
+                f"quantity {order.quantity} is not a multiple of the step {instrument.step_size}"
+            )
         book = self._books.get(order.symbol)
         level = (book.best_ask if order.side is Side.BUY else book.best_bid) if book else None
         if level is None:
@@ -240,7 +243,9 @@ class PaperExchange(Exchange):
         return OrderResult(filled, (fill,))
 
     async def cancel_order(self, order: Order) -> Order:
-        raise OrderRejected(f"order {order.client_order_id} is not open on {self.name} (market orders fill at once)")
+        raise OrderRejected(
+            f"order {order.client_order_id} is not open on {self.name} (market orders fill at once)"
+        )
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         return []

@@ -77,4 +77,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     for quote in QUOTE_ASSETS:
         if upper.endswith(quote) and len(upper) > len(quote):
             return upper[: -len(quote)], quote
-    raise ValueError(f"cannot tell the quote asset of {symbol!r}; it must end in one of {', '.join(QUOTE_ASSETS)}")
+    raise ValueError(
+        f"cannot tell the quote asset of {symbol!r}; it must end in one of {', '.join(QUOTE_ASSETS)}"
+    )

@@ -98,7 +98,9 @@ class MarketSimulator:
         self._replays = replays
         self._depth = depth
         self._half_spread = spread_bps / 20_000
-        self._day: dict[str, deque[Kline]] = {s: deque(maxlen=max(1, DAY_MS // interval_ms)) for s in self.symbols}
+        self._day: dict[str, deque[Kline]] = {
+            s: deque(maxlen=max(1, DAY_MS // interval_ms)) for s in self.symbols
+        }
         self.last: dict[str, Kline] = {}
         self.finished: set[str] = set()
 
