@@ -169,6 +169,36 @@ def test_secrets_never_reach_the_log_or_the_console(bot) -> None:  # type: ignor
     assert FAKE_SECRET not in rendered.stdout
 
 
+def test_graceful_shutdown_calls_on_stop_and_keeps_what_it_stored(tmp_path: Path) -> None:
+    counting = tmp_path / "counting.star"
+    counting.write_text(
+        "def settings():\n    return {'interval': '1m'}\n"
+        "def on_kline(kline):\n    set_state('klines', get_state('klines', 0) + 1)\n"
+        "def on_stop():\n    set_state('stopped_after', get_state('klines', 0))\n"
+    )
+    settings = paper_settings(tmp_path, strategy=counting)
+    port = yaml.safe_load(settings.read_text())["api"]["port"]
+    env = clean_environ(MM_API__TOKEN=TOKEN)
+    proc = subprocess.Popen(
+        [*mm_command(), "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for(lambda: _ok(port), "the health endpoint to report ok")
+        time.sleep(1)  # about 20 klines at 0.05 s each
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        state = dict(conn.execute("select key, value from strategy_state where strategy = 'simple_sma'"))
+    assert int(state["klines"]) > 5
+    assert state["stopped_after"] == state["klines"], (
+        "on_stop ran after the last kline and its state was stored"
+    )
+
+
 def test_a_second_signal_forces_the_exit(tmp_path: Path) -> None:
     slow_stop = tmp_path / "slow_stop.star"
     slow_stop.write_text(

@@ -8,10 +8,11 @@
         ├── api                 the web server (API and UI), supervised
         └── exchange:<name>     one per enabled exchange, supervised apart (see exchange_service)
 
-A graceful shutdown cancels the services: every component stops in its ``finally`` (strategies get
-``on_stop``, database writes already started finish because they are never abandoned), then the plugins'
-``on_shutdown`` runs, then the store closes. All within ``supervision.shutdown_timeout`` seconds (default 10);
-a watchdog ends the process with exit code 1 if the shutdown hangs past that.
+A graceful shutdown first stops the strategies (each gets ``on_stop`` while the order manager and portfolio
+still run, so what ``on_stop`` returns is still traded), then cancels the other services: every component
+stops in its ``finally`` (database writes already started finish, because they are never abandoned), then the
+plugins' ``on_shutdown`` runs, then the store closes. All within ``supervision.shutdown_timeout`` seconds
+(default 10); a watchdog ends the process with exit code 1 if the shutdown hangs past that.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class BotContext:
     api_urls: list[str] = field(default_factory=list)
     api_token: str | None = None
     version: str = __version__
+    stop_strategies: trio.Event = field(default_factory=trio.Event)
+    """Set first in a graceful shutdown: strategies stop while the rest of the tree still runs."""
+    strategies_stopped: list[trio.Event] = field(default_factory=list)
+    """One per running exchange subtree, set once its strategies have stopped."""
 
     @property
     def restart_policy(self) -> RestartPolicy:
@@ -89,7 +94,7 @@ async def run_bot(
         async with trio.open_nursery() as root:
             services_scope = trio.CancelScope()
             if handle_signals:
-                root.start_soon(_watch_signals, bot, services_scope)
+                root.start_soon(_watch_signals, bot, services_scope, root)
             with services_scope:
                 try:
                     await _run_services(bot, task_status)
@@ -132,18 +137,27 @@ async def _exchange(bot: BotContext, name: str, *, task_status: trio.TaskStatus[
     await run_exchange_service(bot, name, task_status=task_status)
 
 
-async def _watch_signals(bot: BotContext, services: trio.CancelScope) -> None:
+async def stop_gracefully(bot: BotContext, services: trio.CancelScope) -> None:
+    """Stop the strategies first (bounded by half the shutdown deadline), then everything else."""
+    bot.health.stopping = True
+    bot.stop_strategies.set()
+    with trio.move_on_after(bot.config.supervision.shutdown_timeout / 2):
+        for stopped in list(bot.strategies_stopped):
+            await stopped.wait()
+    services.cancel()
+
+
+async def _watch_signals(bot: BotContext, services: trio.CancelScope, nursery: trio.Nursery) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if not bot.health.stopping:
-                bot.health.stopping = True
                 log_event(
                     "bot.stopping",
                     signal=signal.Signals(signum).name,
                     deadline_seconds=bot.config.supervision.shutdown_timeout,
                 )
                 _start_watchdog(bot.config.supervision.shutdown_timeout)
-                services.cancel()
+                nursery.start_soon(stop_gracefully, bot, services)
             else:
                 log_event("bot.forced_exit", level="warning", signal=signal.Signals(signum).name)
                 os._exit(FORCED_EXIT_CODE)

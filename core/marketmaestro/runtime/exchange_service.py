@@ -127,8 +127,7 @@ async def _run_subtree(
             await start(f"{prefix}/{kind}", component.run)
         # The exchange is the truth for balances: the portfolio starts from what it reports.
         await boxes["portfolio"].send(UpdateBalanceMsg(name, tuple(await adapter.balances())))
-        for runner in runners:
-            await start(runner.health_name, runner.run)
+        await nursery.start(_run_strategies, bot, runners)
         live = [r for r in runners if r.script is not None]
         subscription = Subscription(
             klines=frozenset((r.symbol, r.interval) for r in live if r.wants("on_kline")),
@@ -145,6 +144,27 @@ async def _run_subtree(
             klines=sorted(f"{s}@{i}" for s, i in subscription.klines),
         )
         task_status.started()
+
+
+async def _run_strategies(
+    bot: BotContext,
+    runners: list[StrategyRunner],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The strategy runners in a nursery of their own, so a graceful shutdown can stop them first."""
+    stopped = trio.Event()
+    bot.strategies_stopped.append(stopped)
+    try:
+        async with trio.open_nursery() as strategies:
+            for runner in runners:
+                await _start(strategies, bot, runner.health_name, runner.run)
+            task_status.started()
+            await bot.stop_strategies.wait()
+            strategies.cancel_scope.cancel()
+    finally:
+        stopped.set()
+        bot.strategies_stopped.remove(stopped)
 
 
 async def _start(

@@ -1,0 +1,1 @@
+"""Tests of the supervision tree: restart policy, mailboxes and the component loop."""
