@@ -54,6 +54,7 @@ class BotContext:
     """Set first in a graceful shutdown: strategies stop while the rest of the tree still runs."""
     strategies_stopped: list[trio.Event] = field(default_factory=list)
     """One per running exchange subtree, set once its strategies have stopped."""
+    services_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
     @property
     def restart_policy(self) -> RestartPolicy:
@@ -92,10 +93,9 @@ async def run_bot(
     exit_code = 0
     try:
         async with trio.open_nursery() as root:
-            services_scope = trio.CancelScope()
             if handle_signals:
-                root.start_soon(_watch_signals, bot, services_scope, root)
-            with services_scope:
+                root.start_soon(_watch_signals, bot, root)
+            with bot.services_scope:
                 try:
                     await _run_services(bot, task_status)
                 except* EscalationError as group:
@@ -137,17 +137,18 @@ async def _exchange(bot: BotContext, name: str, *, task_status: trio.TaskStatus[
     await run_exchange_service(bot, name, task_status=task_status)
 
 
-async def stop_gracefully(bot: BotContext, services: trio.CancelScope) -> None:
-    """Stop the strategies first (bounded by half the shutdown deadline), then everything else."""
+async def stop_gracefully(bot: BotContext) -> None:
+    """Stop the strategies first (bounded by half the shutdown deadline), then everything else; ``run_bot``
+    then returns 0. What SIGINT and SIGTERM do; programs embedding the bot may call it too."""
     bot.health.stopping = True
     bot.stop_strategies.set()
     with trio.move_on_after(bot.config.supervision.shutdown_timeout / 2):
         for stopped in list(bot.strategies_stopped):
             await stopped.wait()
-    services.cancel()
+    bot.services_scope.cancel()
 
 
-async def _watch_signals(bot: BotContext, services: trio.CancelScope, nursery: trio.Nursery) -> None:
+async def _watch_signals(bot: BotContext, nursery: trio.Nursery) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if not bot.health.stopping:
@@ -157,7 +158,7 @@ async def _watch_signals(bot: BotContext, services: trio.CancelScope, nursery: t
                     deadline_seconds=bot.config.supervision.shutdown_timeout,
                 )
                 _start_watchdog(bot.config.supervision.shutdown_timeout)
-                nursery.start_soon(stop_gracefully, bot, services)
+                nursery.start_soon(stop_gracefully, bot)
             else:
                 log_event("bot.forced_exit", level="warning", signal=signal.Signals(signum).name)
                 os._exit(FORCED_EXIT_CODE)
