@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -123,9 +124,9 @@ def test_klines_are_consistent_and_advance_by_the_interval() -> None:
 
 
 @pytest.mark.parametrize("timestamps", ["iso", "ms", "s"])
-def test_a_csv_replays_exactly_its_rows(tmp_path: Path, timestamps: str) -> None:
+def test_a_csv_replays_exactly_its_rows(tmp_path: Path, timestamps: Literal["iso", "ms", "s"]) -> None:
     rows = rows_from_closes([30000.0 + i * 1.37 for i in range(40)], first_open=29999.5)
-    expected = write_klines_csv(tmp_path / "k.csv", rows, timestamps=timestamps)  # type: ignore[arg-type]
+    expected = write_klines_csv(tmp_path / "k.csv", rows, timestamps=timestamps)
     assert list(read_klines_csv(tmp_path / "k.csv", "BTCUSDT", "1m")) == expected
 
 

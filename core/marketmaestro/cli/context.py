@@ -11,6 +11,7 @@ import click
 
 from marketmaestro.config import Config, ConfigError, load_config
 from marketmaestro.plugins.manager import PluginHost, load_plugins
+from marketmaestro.risk import check_risk_config
 
 CONFIG_ERROR_EXIT = 2
 
@@ -40,12 +41,17 @@ class CliState:
     def config(self) -> Config:
         """The validated configuration; on problems, prints one line each and exits with code 2."""
         if self._config is None:
+            registry = self.plugins().registry
             try:
-                self._config = load_config(
+                config = load_config(
                     self.config_path,
                     environ=self.environ,
-                    exchange_options=self.plugins().registry.exchange_options_models(),
+                    exchange_options=registry.exchange_options_models(),
                 )
+                problems = check_risk_config(registry, config)
+                if problems:
+                    raise ConfigError(problems)
+                self._config = config
             except ConfigError as error:
                 click.echo(f"Configuration problems ({len(error.problems)}):", err=True)
                 for problem in error.problems:

@@ -48,6 +48,8 @@ ENV_PREFIX = "MM_"
 """Environment variables starting with this override settings (``MM_API__PORT=9000``)."""
 
 CONFIG_ENV_VAR = "MM_CONFIG"
+CONTROL_ENV_VARS = frozenset({CONFIG_ENV_VAR, "MM_LOAD_PLUGINS"})
+"""``MM_`` variables that steer the program (which file, which plugins) rather than set a key."""
 """Names the settings file; it is not itself a setting."""
 
 DEFAULT_SETTINGS_FILE = "settings.yaml"
@@ -184,7 +186,8 @@ def _check_yaml(path: Path) -> list[ConfigProblem]:
 
 
 def _environment_layer(dotenv: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``MM_*`` variables of ``.env``, overridden by those of ``environ``, except ``MM_CONFIG``."""
+    """The ``MM_*`` variables of ``.env``, overridden by those of ``environ``, except the control variables
+    (``MM_CONFIG``, ``MM_LOAD_PLUGINS``)."""
     merged: dict[str, str] = {}
     if dotenv.is_file():
         merged.update({name: value for name, value in dotenv_values(dotenv).items() if value is not None})
@@ -192,7 +195,7 @@ def _environment_layer(dotenv: Path, environ: Mapping[str, str]) -> dict[str, st
     return {
         name: value
         for name, value in merged.items()
-        if name.startswith(ENV_PREFIX) and name != CONFIG_ENV_VAR and len(name) > len(ENV_PREFIX)
+        if name.startswith(ENV_PREFIX) and name not in CONTROL_ENV_VARS and len(name) > len(ENV_PREFIX)
     }
 
 

@@ -36,7 +36,7 @@ from marketmaestro.messages import (
 from marketmaestro.model import Instrument, Order, OrderStatus
 from marketmaestro.plugins.manager import PluginHost
 from marketmaestro.storage import AsyncStore
-from marketmaestro.supervision import BadRequest, Component, Mailbox
+from marketmaestro.supervision import BadRequest, Component, Mailbox, RequestFailed, RequestTimeout
 
 SUBMIT_ATTEMPTS = 3
 SUBMIT_BACKOFF = 0.5
@@ -157,7 +157,11 @@ class OrderManager(Component):
         problem = instrument.check_order(quantity, reference)
         if problem is not None:
             return await self._transition(order, OrderStatus.REJECTED, error=problem)
-        verdict = await self.risk.request(ValidateOrderMsg(order, reference), self.request_timeout)
+        try:
+            verdict = await self.risk.request(ValidateOrderMsg(order, reference), self.request_timeout)
+        except (RequestFailed, RequestTimeout) as exc:
+            # Without a risk verdict nothing is sent: fail closed.
+            return await self._transition(order, OrderStatus.REJECTED, error=f"risk check failed: {exc}")
         if not verdict.approved:
             return await self._transition(
                 order, OrderStatus.REJECTED, error=f"risk rule {verdict.rule}: {verdict.reason}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from marketmaestro.config import Config, ConfigProblem
 from marketmaestro.logs import log_event
 from marketmaestro.messages import GetPositionMsg, GetStatusMsg, OrderValidationResult, ValidateOrderMsg
 from marketmaestro.model import Position
 from marketmaestro.plugins.registry import Registry
-from marketmaestro.risk.rules import OrderCheck, RiskRule
+from marketmaestro.risk.rules import OrderCheck, RiskConfigError, RiskRule
 from marketmaestro.supervision import Component, Mailbox
 
 
@@ -35,6 +36,32 @@ def build_rules(
         if rule is not None:
             rules.append(rule)
     return rules
+
+
+def check_risk_config(registry: Registry, config: Config) -> list[ConfigProblem]:
+    """Every problem with the risk sections of the configuration, as configuration problems, so they are
+    reported at start-up with the rest instead of failing an exchange later."""
+    known = sorted(registry.risk_rules)
+    problems: list[ConfigProblem] = []
+    # Each section is checked on its own, so a problem is reported once, under the key where it is written.
+    sections: list[tuple[str, Mapping[str, Mapping[str, Any]]]] = [("risk", config.risk)] + [
+        (f"exchanges.{name}.risk", exchange.risk)
+        for name, exchange in config.exchanges.items()
+        if exchange.enabled
+    ]
+    for prefix, section in sections:
+        for name, params in section.items():
+            if name not in registry.risk_rules:
+                expected = f"a registered risk rule: {', '.join(known) or 'none registered'}"
+                problems.append(ConfigProblem(f"{prefix}.{name}", params, expected))
+                continue
+            try:
+                registry.risk_rules[name].factory(params)
+            except RiskConfigError as exc:
+                problems.append(ConfigProblem(f"{prefix}.{name}.{exc.key}", exc.value, exc.expected))
+            except (TypeError, ValueError) as exc:
+                problems.append(ConfigProblem(f"{prefix}.{name}", params, str(exc)))
+    return problems
 
 
 class RiskManager(Component):

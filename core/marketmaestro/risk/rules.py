@@ -42,7 +42,12 @@ class RiskRule(Protocol):
 
 
 class RiskConfigError(ValueError):
-    """A rule's configuration is invalid; the message names the key, the value and what was expected."""
+    """A rule's configuration is invalid: ``key`` (below the rule's section), the ``value`` received and what
+    was ``expected``."""
+
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        super().__init__(f"{key}: got {value!r}; expected {expected}")
+        self.key, self.value, self.expected = key, value, expected
 
 
 def per_symbol_limits(name: str, params: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -52,9 +57,9 @@ def per_symbol_limits(name: str, params: Mapping[str, Any]) -> dict[str, Decimal
         try:
             value = Decimal(str(raw))
         except InvalidOperation:
-            raise RiskConfigError(f"risk.{name}.{key}: got {raw!r}; expected a positive number") from None
+            raise RiskConfigError(str(key), raw, "a positive number") from None
         if not value.is_finite() or value <= 0:
-            raise RiskConfigError(f"risk.{name}.{key}: got {raw!r}; expected a positive number")
+            raise RiskConfigError(str(key), raw, "a positive number")
         limits[key if key == "default" else key.upper()] = value
     return limits
 

@@ -32,7 +32,7 @@ from marketmaestro.plugins.registry import Registry
 from marketmaestro.storage import AsyncStore
 from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
 from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
-from marketmaestro.supervision import Component, HealthRegistry, Mailbox
+from marketmaestro.supervision import Component, HealthRegistry, Mailbox, RequestFailed, RequestTimeout
 
 STOP_TIMEOUT = 2.0
 
@@ -302,18 +302,23 @@ class StrategyRunner(Component):
             quantity=quantity,
             reason=signal.reason,
         )
-        order = await self.orders.request(
-            PlaceOrderMsg(
-                self.exchange,
-                self.symbol,
-                side,
-                OrderType(signal.type),
-                quantity,
-                self.name,
-                reason=signal.reason,
-            ),
-            self.request_timeout,
+        place = PlaceOrderMsg(
+            self.exchange,
+            self.symbol,
+            side,
+            OrderType(signal.type),
+            quantity,
+            self.name,
+            reason=signal.reason,
         )
+        try:
+            order = await self.orders.request(place, self.request_timeout)
+        except (RequestFailed, RequestTimeout) as exc:
+            # The order manager stores whatever became of the order; the strategy carries on either way.
+            log_event(
+                "strategy.order_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc)
+            )
+            return
         log_event(
             "strategy.order_result",
             strategy=self.name,
