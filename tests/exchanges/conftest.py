@@ -21,7 +21,7 @@ from marketmaestro.model import Kline
 from marketmaestro.storage import AsyncStore, Store
 
 START_MS = 1_704_067_200_000
-"""2024-01-01T00:00:00Z, where the CSV files written here start (as /work/shared/bench/gen_klines.py)."""
+"""2024-01-01T00:00:00Z, where the CSV files written here start (as the benchmark generator gen_klines.py)."""
 MINUTE_MS = 60_000
 
 Row = tuple[float, float, float, float, float]

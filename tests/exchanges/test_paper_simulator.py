@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -109,7 +110,7 @@ def test_klines_are_consistent_and_advance_by_the_interval() -> None:
     sim = walk_simulator(3, interval="15m", volatility=0.05)
     klines = [kline for kline, _, _ in play(sim, 300) if kline.symbol == "BTCUSDT"]
     assert [k.timestamp for k in klines] == [START_MS + i * 900_000 for i in range(300)]
-    for previous, kline in zip(klines, klines[1:], strict=False):
+    for previous, kline in itertools.pairwise(klines):
         assert kline.open == previous.close
     for kline in klines:
         assert kline.low <= min(kline.open, kline.close)
@@ -140,9 +141,42 @@ def test_a_csv_in_the_bench_generator_format_reads_back(tmp_path: Path) -> None:
     )
     klines = list(read_klines_csv(path, "ETHUSDT", "1m"))
     assert klines == [
-        Kline("ETHUSDT", "1m", START_MS, 30000.0, 30014.872469735383, 29989.61587427473, 30009.052066271446, 5.125),
+        Kline(
+            "ETHUSDT",
+            "1m",
+            START_MS,
+            30000.0,
+            30014.872469735383,
+            29989.61587427473,
+            30009.052066271446,
+            5.125,
+        ),
         Kline("ETHUSDT", "1m", START_MS + MINUTE_MS, 30009.052066271446, 30020.1, 29999.9, 30001.25, 1.0),
     ]
+
+
+def test_an_iso_time_without_an_offset_is_utc(tmp_path: Path) -> None:
+    """MarketMaestro's times are UTC: a naive ISO time must not be read in the machine's time zone."""
+    path = tmp_path / "naive.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:00:00,1,2,0.5,1.5,3\n"
+        "2024-01-01T00:01:00+00:00,1,2,0.5,1.5,3\n"
+    )
+    code = (
+        "import sys; from pathlib import Path; from marketmaestro.exchanges.paper import read_klines_csv;"
+        "print([k.timestamp for k in read_klines_csv(Path(sys.argv[1]), 'BTCUSDT', '1m')])"
+    )
+    for zone in ("UTC0", "JST-9", "EST5"):
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TZ": zone},
+            timeout=30,
+            check=True,
+        )
+        assert json.loads(result.stdout) == [START_MS, START_MS + MINUTE_MS], zone
 
 
 def test_a_bad_header_names_the_file_the_line_and_the_expected_columns(tmp_path: Path) -> None:
@@ -159,9 +193,7 @@ def test_a_bad_header_names_the_file_the_line_and_the_expected_columns(tmp_path:
 def test_a_bad_number_names_the_file_the_line_the_column_and_the_value(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
-        "timestamp,open,high,low,close,volume\n"
-        "1704067200000,1,2,0.5,1.5,3\n"
-        "1704067260000,1.5,abc,0.5,1.5,3\n"
+        "timestamp,open,high,low,close,volume\n1704067200000,1,2,0.5,1.5,3\n1704067260000,1.5,abc,0.5,1.5,3\n"
     )
     rows = read_klines_csv(path, "BTCUSDT", "1m")
     assert next(rows).close == 1.5  # the good line before it is served

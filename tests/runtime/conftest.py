@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
+import trio.lowlevel
 import yaml
 
 import marketmaestro
@@ -25,7 +26,7 @@ from marketmaestro.exchanges import (
     RetryableError,
     Subscription,
 )
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg
+from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderFilledMsg, OrderUpdatedMsg
 from marketmaestro.model import (
     Balance,
     Fill,
@@ -35,7 +36,6 @@ from marketmaestro.model import (
     OrderStatus,
     OrderType,
     Side,
-    interval_seconds,
     now_ms,
 )
 from marketmaestro.plugins.manager import PluginHost, load_plugins
@@ -105,20 +105,48 @@ async def running_bot(config: Config, host: PluginHost) -> AsyncIterator[BotCont
         nursery.cancel_scope.cancel()
 
 
-async def wait_for(check: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """Poll ``check`` until it returns something true, and return that; fail the test after ``timeout``."""
-    with trio.move_on_after(timeout):
+async def wait_for(check: Callable[[], Awaitable[T]], what: str, within: float = WAIT_SECONDS) -> T:
+    """Poll ``check`` until it returns something true, and return that; fail the test after ``within`` s."""
+    with trio.move_on_after(within):
         while True:
             result = await check()
             if result:
                 return result
             await trio.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+    pytest.fail(f"timed out after {within:g} s waiting for {what}")
 
 
 async def filled_orders(bot: BotContext, exchange: str = "paper") -> list[Order]:
     """The filled orders of ``exchange`` in the database, newest first."""
     return await bot.store.list_orders(exchange=exchange, status=OrderStatus.FILLED, limit=1000)
+
+
+class HookRecorder:
+    """A plugin recording every lifecycle and order hook call; two of its hooks are coroutines."""
+
+    def __init__(self) -> None:
+        self.startups: list[tuple[BotContext, list[str]]] = []
+        self.shutdowns: list[BotContext] = []
+        self.updates: list[OrderUpdatedMsg] = []
+        self.fills: list[OrderFilledMsg] = []
+
+    @marketmaestro.hookimpl
+    def on_startup(self, bot: BotContext) -> None:
+        self.startups.append((bot, sorted(bot.exchanges)))
+
+    @marketmaestro.hookimpl
+    async def on_shutdown(self, bot: BotContext) -> None:
+        await trio.lowlevel.checkpoint()
+        self.shutdowns.append(bot)
+
+    @marketmaestro.hookimpl
+    def on_order_updated(self, event: OrderUpdatedMsg) -> None:
+        self.updates.append(event)
+
+    @marketmaestro.hookimpl
+    async def on_order_filled(self, event: OrderFilledMsg) -> None:
+        await trio.lowlevel.checkpoint()
+        self.fills.append(event)
 
 
 class FlakyPlugin:
@@ -197,10 +225,11 @@ class FlakyExchange(Exchange):
         if failures is None or run <= failures:
             await trio.sleep(self.plugin.fail_after)
             raise RuntimeError(f"flaky feed broke (run {run})")
-        # Healthy: a flat kline per subscribed pair and interval, one per second of the interval.
+        # Healthy: a flat kline per subscribed pair and interval every second, until cancelled.
         async with trio.open_nursery() as nursery:
             for symbol, interval in subscription.klines:
                 nursery.start_soon(self._klines, symbol, interval, send)
+            await trio.sleep_forever()  # a feed ends only when cancelled, even with nothing subscribed
 
     async def _klines(self, symbol: str, interval: str, send: trio.MemorySendChannel[MarketDataMsg]) -> None:
         price = float(FLAKY_PRICE)
@@ -253,19 +282,3 @@ class FlakyExchange(Exchange):
 
     async def balances(self) -> list[Balance]:
         return [Balance(asset, amount) for asset, amount in sorted(self._balances.items())]
-
-
-__all__ = [
-    "FLAKY_PRICE",
-    "SIMPLE_SMA",
-    "WAIT_SECONDS",
-    "FlakyExchange",
-    "FlakyPlugin",
-    "filled_orders",
-    "interval_seconds",
-    "load",
-    "paper_exchange",
-    "running_bot",
-    "wait_for",
-    "write_settings",
-]

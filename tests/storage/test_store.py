@@ -538,3 +538,13 @@ async def test_a_call_cancelled_before_it_starts_never_runs(db_path: Path) -> No
             scope.cancel()
             await astore.save_order(make_order())
         assert astore.store.get_order("c-1") is None
+
+
+def test_replacing_balances_deletes_the_assets_the_exchange_no_longer_lists(store: Store) -> None:
+    store.save_balances("paper", [Balance("BTC", Decimal("0.5")), Balance("USDT", Decimal("100"))])
+    store.save_balances("other", [Balance("BTC", Decimal("2"))])
+    store.save_balances("paper", [Balance("USDT", Decimal("30100"))], replace=True)
+    assert store.list_balances("paper") == [Balance("USDT", Decimal("30100"))]
+    assert store.list_balances("other") == [Balance("BTC", Decimal("2"))], "other exchanges are untouched"
+    store.save_balances("paper", [], replace=True)
+    assert store.list_balances("paper") == []

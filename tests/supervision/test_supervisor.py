@@ -6,6 +6,7 @@ sleep, so the backoff sleeps are checked exactly with ``trio.current_time()`` an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -49,7 +50,7 @@ class RestartLog:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 async def test_a_failing_child_is_restarted_with_exponential_backoff_capped_at_backoff_max(
@@ -289,9 +290,8 @@ async def test_a_child_that_returns_ends_the_supervisor_as_stopped(
     health = HealthRegistry()
     policy = RestartPolicy(max_restarts=5, window=60, backoff_initial=1, backoff_max=30)
 
-    result = await supervise(NAME, child.run, policy=policy, health=health)
+    await supervise(NAME, child.run, policy=policy, health=health)
 
-    assert result is None
     assert len(child.starts) == 1, "a child that returns is done, not restarted"
     assert trio.current_time() == pytest.approx(2)
     entry = health.get(NAME)
@@ -323,7 +323,11 @@ async def test_nursery_start_returns_at_the_first_started_and_restarts_do_not_re
 
     assert child.starts == pytest.approx([0, 2.5])
     entry = health.get(NAME)
-    assert (entry.state, entry.restarts, entry.last_error) == ("stopped", 1, "RuntimeError: crash after start")
+    assert (entry.state, entry.restarts, entry.last_error) == (
+        "stopped",
+        1,
+        "RuntimeError: crash after start",
+    )
 
 
 async def test_nursery_start_waits_for_a_child_that_fails_before_it_started(

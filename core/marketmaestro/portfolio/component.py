@@ -56,8 +56,9 @@ class Portfolio(Component):
                 self.fills += 1
                 return None
             case UpdateBalanceMsg(exchange=exchange, balances=balances):
+                # The exchange's report is the whole account: an asset it no longer lists is gone.
                 self.balances = {b.asset: b for b in balances}
-                await self.store.save_balances(exchange, balances)
+                await self.store.save_balances(exchange, balances, replace=True)
                 return None
             case GetPositionMsg(symbol=symbol, strategy=strategy):
                 return self.position(symbol, strategy)

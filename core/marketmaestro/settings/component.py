@@ -28,7 +28,10 @@ class SettingsComponent(Component):
             case SetSettingMsg(component=component, key=key, value=value):
                 if not component or not key:
                     raise BadRequest(f"setting needs a component and a key, got {component!r} / {key!r}")
-                await self.store.set_setting(self._scoped(component), key, value)
+                try:
+                    await self.store.set_setting(self._scoped(component), key, value)
+                except ValueError as exc:  # not storable as JSON (NaN, an object, ...)
+                    raise BadRequest(f"setting {component}.{key}: {exc}") from None
                 return value
             case GetSettingMsg(component=component, key=key, default=default):
                 return await self.store.get_setting(self._scoped(component), key, default)

@@ -28,7 +28,7 @@ from typing import Any, Self, TypeVar, TypeVarTuple, Unpack
 import trio
 from sqlalchemy import literal_column
 from sqlalchemy.dialects.sqlite import Insert, insert
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, delete, select
 
 from marketmaestro.model import Balance, Fill, Order, OrderStatus, Position, now_ms
 from marketmaestro.storage import migrate as _migrate
@@ -188,13 +188,23 @@ class Store:
         with self._transaction() as session:
             return [row.to_position() for row in session.exec(statement)]
 
-    def save_balances(self, exchange: str, balances: Iterable[Balance]) -> None:
-        """Insert or replace the balance of each asset in ``balances``; other assets are kept."""
+    def save_balances(self, exchange: str, balances: Iterable[Balance], *, replace: bool = False) -> None:
+        """Insert or replace the balance of each asset in ``balances``. Other assets are kept, unless
+        ``replace`` is true: then ``balances`` is the exchange's whole account and the others are deleted,
+        in the same transaction."""
         updated_at = now_ms()
+        balances = tuple(balances)
         with self._transaction() as session:
             for balance in balances:
                 values = BalanceRow.values_of(exchange, balance, updated_at)
                 session.exec(_upsert(BalanceRow, values, ["exchange", "asset"]))
+            if replace:
+                listed = [balance.asset for balance in balances]
+                session.exec(
+                    delete(BalanceRow).where(
+                        col(BalanceRow.exchange) == exchange, col(BalanceRow.asset).not_in(listed)
+                    )
+                )
 
     def list_balances(self, exchange: str) -> list[Balance]:
         """The stored balances of ``exchange``, by asset."""
@@ -404,10 +414,12 @@ class AsyncStore:
         """See :meth:`Store.list_positions`."""
         return await self.run(partial(self.store.list_positions, exchange=exchange))
 
-    async def save_balances(self, exchange: str, balances: Iterable[Balance]) -> None:
+    async def save_balances(
+        self, exchange: str, balances: Iterable[Balance], *, replace: bool = False
+    ) -> None:
         """See :meth:`Store.save_balances`."""
         # Materialised here: a generator must not be consumed from the worker thread.
-        await self.run(self.store.save_balances, exchange, tuple(balances))
+        await self.run(partial(self.store.save_balances, replace=replace), exchange, tuple(balances))
 
     async def list_balances(self, exchange: str) -> list[Balance]:
         """See :meth:`Store.list_balances`."""

@@ -32,7 +32,15 @@ from marketmaestro.plugins.registry import Registry
 from marketmaestro.storage import AsyncStore
 from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
 from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
-from marketmaestro.supervision import Component, HealthRegistry, Mailbox, RequestFailed, RequestTimeout
+from marketmaestro.supervision import (
+    BadRequest,
+    Component,
+    HealthRegistry,
+    Mailbox,
+    RequestFailed,
+    RequestTimeout,
+)
+from marketmaestro.supervision.mailbox import reply, reply_failure
 
 STOP_TIMEOUT = 2.0
 
@@ -69,6 +77,7 @@ class StrategyRunner(Component):
         super().__init__(mailbox, exchange=exchange)
         self.symbol = symbol
         self.spec = spec
+        self.strategy = spec.name
         self.registry = registry
         self.store = store
         self.adapter = adapter
@@ -152,8 +161,14 @@ class StrategyRunner(Component):
             )
             task_status.started()
             self.health.set_state(self.health_name, "failed", detail=self.load_error)
-            async for _ in self.mailbox.receive_channel:
-                pass
+            # Keep draining, so senders never block on this mailbox, and answer requests at once.
+            async for envelope in self.mailbox.receive_channel:
+                if isinstance(envelope.msg, GetStatusMsg):
+                    reply(envelope, self._status())
+                else:
+                    reply_failure(
+                        envelope, BadRequest(f"strategy {self.name} is not loaded: {self.load_error}")
+                    )
             return
         await super().run(task_status=task_status)
 
@@ -217,15 +232,18 @@ class StrategyRunner(Component):
             case KlineDataMsg() | TickerDataMsg() | OrderBookDataMsg():
                 pass
             case GetStatusMsg():
-                return {
-                    "signals": self.signals,
-                    "errors": self.errors,
-                    "interval": self.interval,
-                    "load_error": self.load_error,
-                }
+                return self._status()
             case _:
                 return await super().handle(msg)
         return None
+
+    def _status(self) -> dict[str, Any]:
+        return {
+            "signals": self.signals,
+            "errors": self.errors,
+            "interval": self.interval,
+            "load_error": self.load_error,
+        }
 
     async def _invoke(self, callback: str, *args: Any, timestamp: int = 0, abandon: bool = False) -> None:
         assert self.exchange is not None and self.script is not None
@@ -282,9 +300,21 @@ class StrategyRunner(Component):
         dirty, self._dirty = self._dirty, set()
         assert self.exchange is not None
         for key in sorted(dirty):
-            await self.store.set_strategy_state(
-                self.exchange, self.symbol, self.name, key, self.state.get(key)
-            )
+            try:
+                await self.store.set_strategy_state(
+                    self.exchange, self.symbol, self.name, key, self.state.get(key)
+                )
+            except ValueError as exc:
+                # The value cannot be stored (NaN, say): the strategy's mistake, reported against it.
+                self.errors += 1
+                self.state.pop(key, None)
+                log_event(
+                    "strategy.error",
+                    level="error",
+                    strategy=self.name,
+                    symbol=self.symbol,
+                    error=f"{self.spec.file.name}: set_state({key!r}): {exc}",
+                )
 
     async def _act(self, signal: Signal, position: Decimal) -> None:
         assert self.exchange is not None

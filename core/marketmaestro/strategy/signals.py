@@ -45,6 +45,8 @@ def parse_signals(value: Any, *, where: str) -> list[Signal]:
 
 
 def _parse_one(item: Any, where: str) -> Signal | None:
+    if item is None:
+        return None
     if not isinstance(item, dict):
         raise SignalError(f"{where}: a signal must be a dict or None, got {type(item).__name__} {item!r}")
     unknown = sorted(set(item) - FIELDS)

@@ -27,6 +27,8 @@ class Component:
     def __init__(self, mailbox: Mailbox, *, exchange: str | None = None) -> None:
         self.mailbox = mailbox
         self.exchange = exchange
+        self.strategy: str | None = None
+        """Set by components that belong to one strategy, so every action they log names it."""
 
     async def on_start(self) -> None:
         """Load state before the first message (e.g. from the database). Runs on every (re)start."""
@@ -49,7 +51,7 @@ class Component:
                     component=self.component,
                     exchange=self.exchange,
                     symbol=getattr(msg, "symbol", None),
-                    strategy=getattr(msg, "strategy", None) or None,
+                    strategy=getattr(msg, "strategy", None) or self.strategy,
                     level="debug",  # one per message: the console shows what they cause, not each of them
                 ):
                     try:

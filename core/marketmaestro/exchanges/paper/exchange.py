@@ -18,7 +18,12 @@ import trio
 from marketmaestro.exchanges.base import Exchange, ExchangeContext, OrderResult, Subscription
 from marketmaestro.exchanges.errors import FatalExchangeError, OrderRejected, RetryableError
 from marketmaestro.exchanges.paper.options import PaperOptions, split_symbol
-from marketmaestro.exchanges.paper.simulator import MarketSimulator, RandomWalk, read_klines_csv
+from marketmaestro.exchanges.paper.simulator import (
+    CsvFormatError,
+    MarketSimulator,
+    RandomWalk,
+    read_klines_csv,
+)
 from marketmaestro.logs import log_event
 from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
 from marketmaestro.model import (
@@ -64,9 +69,13 @@ class PaperExchange(Exchange):
             path = raw_path if raw_path.is_absolute() else config_dir / raw_path
             if not path.is_file():
                 raise FatalExchangeError(f"exchanges.{self.name}.options.csv.{symbol}: no such file {path}")
-            rows = read_klines_csv(path, symbol, opts.interval)
-            history[symbol] = list(itertools.islice(rows, opts.warmup))
-            replays[symbol] = rows
+            try:
+                # Read whole, so a bad row stops the start with its line number instead of the run later.
+                rows = list(read_klines_csv(path, symbol, opts.interval))
+            except CsvFormatError as exc:
+                raise FatalExchangeError(f"exchanges.{self.name}.options.csv.{symbol}: {exc}") from None
+            history[symbol] = rows[: opts.warmup]
+            replays[symbol] = iter(rows[opts.warmup :])
         walks = {
             symbol: RandomWalk(symbol, price, opts.volatility, opts.seed)
             for symbol, price in opts.symbols.items()
@@ -84,9 +93,8 @@ class PaperExchange(Exchange):
         )
         # The random walks' warm-up is simulated here, so it is the same history every start with one seed.
         for _ in range(opts.warmup if walks else 0):
-            for kline in sim.step():
-                if kline.symbol in walks:
-                    history.setdefault(kline.symbol, []).append(kline)
+            for kline in sim.step(walks_only=True):
+                history.setdefault(kline.symbol, []).append(kline)
         for symbol, klines in history.items():
             if klines:
                 sim.last[symbol] = klines[-1]

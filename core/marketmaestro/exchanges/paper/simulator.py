@@ -12,7 +12,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from marketmaestro.model import Kline, OrderBook, Ticker
@@ -25,31 +25,56 @@ class CsvFormatError(ValueError):
     """A klines CSV is not in the expected format; the message names the file, line and column."""
 
 
+CSV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
 def read_klines_csv(path: Path, symbol: str, interval: str) -> Iterator[Kline]:
     """Klines from a CSV with columns timestamp,open,high,low,close,volume.
 
-    ``timestamp`` is epoch milliseconds, epoch seconds or an ISO-8601 time (``2024-01-01T00:00:00Z``).
+    ``timestamp`` is epoch milliseconds, epoch seconds or an ISO-8601 time (``2024-01-01T00:00:00Z``; a time
+    without an offset is UTC).
     """
     with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        expected = ["timestamp", "open", "high", "low", "close", "volume"]
-        if reader.fieldnames is None or [f.strip().lower() for f in reader.fieldnames] != expected:
-            raise CsvFormatError(f"{path}: header must be {','.join(expected)}, got {reader.fieldnames}")
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [f.strip().lower() for f in header] != list(CSV_COLUMNS):
+            raise CsvFormatError(f"{path}:1: header got {header!r}; expected {','.join(CSV_COLUMNS)}")
         for line, row in enumerate(reader, start=2):
-            try:
-                values = {k: float(row[k]) for k in expected[1:]}
-                timestamp = _parse_timestamp(row["timestamp"])
-            except (TypeError, ValueError) as exc:
-                raise CsvFormatError(f"{path}:{line}: {exc}") from None
-            yield Kline(symbol, interval, timestamp, closed=True, **values)
+            if len(row) != len(CSV_COLUMNS):
+                raise CsvFormatError(f"{path}:{line}: got {len(row)} columns; expected {len(CSV_COLUMNS)}")
+            timestamp = _parse_timestamp(row[0], path, line)
+            o, h, lo, c, v = (
+                _parse_number(raw, column, path, line)
+                for column, raw in zip(CSV_COLUMNS[1:], row[1:], strict=True)
+            )
+            yield Kline(symbol, interval, timestamp, o, h, lo, c, v, closed=True)
 
 
-def _parse_timestamp(raw: str) -> int:
-    raw = raw.strip()
+def _parse_number(raw: str, column: str, path: Path, line: int) -> float:
     try:
-        number = float(raw)
+        value = float(raw)
     except ValueError:
-        return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
+        value = math.nan
+    if not math.isfinite(value):
+        raise CsvFormatError(f"{path}:{line}: column {column!r}: got {raw!r}; expected a finite number")
+    return value
+
+
+def _parse_timestamp(raw: str, path: Path, line: int) -> int:
+    text = raw.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise CsvFormatError(
+                f"{path}:{line}: column 'timestamp': got {raw!r}; "
+                "expected epoch ms, epoch seconds or ISO-8601"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
     return int(number if number > 1e11 else number * 1000)
 
 
@@ -108,11 +133,14 @@ class MarketSimulator:
     def symbols(self) -> list[str]:
         return sorted({*self._walks, *self._replays})
 
-    def step(self) -> list[Kline]:
-        """The next closed kline of every symbol that still has data."""
+    def step(self, *, walks_only: bool = False) -> list[Kline]:
+        """The next closed kline of every symbol that still has data (of the random walks only, for their
+        warm-up: replays bring their own history)."""
         klines: list[Kline] = []
         for symbol in self.symbols:
             kline: Kline | None
+            if walks_only and symbol not in self._walks:
+                continue
             if symbol in self._walks:
                 kline = self._walks[symbol].next_kline(self.interval, self._next_ms)
             else:
