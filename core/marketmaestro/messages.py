@@ -68,6 +68,25 @@ MarketDataMsg = KlineDataMsg | TickerDataMsg | OrderBookDataMsg
 # --- commands -------------------------------------------------------------------------------------------
 
 
+class _AboutOrder:
+    """Names the exchange, symbol and strategy of the message's ``order`` (for log context)."""
+
+    __slots__ = ()
+    order: Order
+
+    @property
+    def exchange(self) -> str:
+        return self.order.exchange
+
+    @property
+    def symbol(self) -> str:
+        return self.order.symbol
+
+    @property
+    def strategy(self) -> str:
+        return self.order.strategy
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceOrderMsg:
     """A strategy's request to trade. The order manager answers with the resulting ``Order``."""
@@ -83,23 +102,11 @@ class PlaceOrderMsg:
 
 
 @dataclass(frozen=True, slots=True)
-class ValidateOrderMsg:
+class ValidateOrderMsg(_AboutOrder):
     """Asks the risk manager whether ``order`` may be sent; answered with ``OrderValidationResult``."""
 
     order: Order
     reference_price: Decimal
-
-    @property
-    def exchange(self) -> str:
-        return self.order.exchange
-
-    @property
-    def symbol(self) -> str:
-        return self.order.symbol
-
-    @property
-    def strategy(self) -> str:
-        return self.order.strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,43 +165,19 @@ class GetStatusMsg:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderUpdatedMsg:
+class OrderUpdatedMsg(_AboutOrder):
     """An order changed status; ``order`` is its state after the change."""
 
     order: Order
     previous_status: OrderStatus | None
 
-    @property
-    def exchange(self) -> str:
-        return self.order.exchange
-
-    @property
-    def symbol(self) -> str:
-        return self.order.symbol
-
-    @property
-    def strategy(self) -> str:
-        return self.order.strategy
-
 
 @dataclass(frozen=True, slots=True)
-class OrderFilledMsg:
+class OrderFilledMsg(_AboutOrder):
     """An order was (partly) filled; ``order`` is its state after the fill."""
 
     fill: Fill
     order: Order
-
-    @property
-    def exchange(self) -> str:
-        return self.fill.exchange
-
-    @property
-    def symbol(self) -> str:
-        return self.fill.symbol
-
-    @property
-    def strategy(self) -> str:
-        return self.fill.strategy
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,15 +105,14 @@ class Store:
         limit: int = 100,
     ) -> list[Order]:
         """Up to ``limit`` orders matching every filter given, newest (by ``created_at``) first."""
-        statement = select(OrderRow)
-        if exchange is not None:
-            statement = statement.where(OrderRow.exchange == exchange)
-        if symbol is not None:
-            statement = statement.where(OrderRow.symbol == symbol)
-        if strategy is not None:
-            statement = statement.where(OrderRow.strategy == strategy)
-        if status is not None:
-            statement = statement.where(OrderRow.status == OrderStatus(status).value)
+        statement = _where(
+            select(OrderRow),
+            OrderRow,
+            exchange=exchange,
+            symbol=symbol,
+            strategy=strategy,
+            status=None if status is None else OrderStatus(status).value,
+        )
         # rowid breaks ties in insertion order: an upsert keeps the row's rowid.
         statement = statement.order_by(
             col(OrderRow.created_at).desc(), literal_column("orders.rowid").desc()
@@ -156,13 +155,9 @@ class Store:
         limit: int = 100,
     ) -> list[Fill]:
         """Up to ``limit`` fills matching every filter given, newest (by event ``timestamp``) first."""
-        statement = select(FillRow)
-        if exchange is not None:
-            statement = statement.where(FillRow.exchange == exchange)
-        if symbol is not None:
-            statement = statement.where(FillRow.symbol == symbol)
-        if client_order_id is not None:
-            statement = statement.where(FillRow.client_order_id == client_order_id)
+        statement = _where(
+            select(FillRow), FillRow, exchange=exchange, symbol=symbol, client_order_id=client_order_id
+        )
         statement = statement.order_by(
             col(FillRow.timestamp).desc(), literal_column("fills.rowid").desc()
         ).limit(_check_limit(limit))
@@ -534,3 +529,14 @@ def _event_record(row: EventRow) -> EventRecord:
         component=row.component,
         data=json.loads(row.data),
     )
+
+
+_Select = TypeVar("_Select")
+
+
+def _where(statement: _Select, table: type[SQLModel], **filters: object) -> _Select:
+    """``statement`` narrowed by each filter that is not None (column == value)."""
+    for name, value in filters.items():
+        if value is not None:
+            statement = statement.where(getattr(table, name) == value)  # type: ignore[attr-defined]
+    return statement
