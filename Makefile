@@ -29,8 +29,8 @@ run: install
 	$(BIN)/mm run
 
 lint: install
-	$(BIN)/ruff check core plugins tests bench
-	$(BIN)/ruff format --check core plugins tests bench
+	$(BIN)/ruff check core plugins tests bench examples
+	$(BIN)/ruff format --check core plugins tests bench examples
 
 typecheck: install
 	$(BIN)/mypy

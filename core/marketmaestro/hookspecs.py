@@ -104,7 +104,7 @@ def register_commands(cli: click.Group) -> None:
 
 @hookspec
 def on_startup(bot: BotContext) -> Awaitable[None] | None:
-    """Called once when ``mm run`` has started every service, before market data flows.
+    """Called once when ``mm run`` has started every service (market data is already flowing).
 
     ``bot`` gives read access to the configuration, the plugin registry and the store. May return
     an awaitable. An exception here is logged and does not stop the bot.
@@ -121,10 +121,12 @@ def on_shutdown(bot: BotContext) -> Awaitable[None] | None:
 def on_order_updated(event: OrderUpdatedMsg) -> Awaitable[None] | None:
     """Called after every order status change (created, submitted, filled, rejected, ...), once the
     change is stored. For notifications and audit trails; may return an awaitable. Exceptions are
-    logged and never affect trading."""
+    logged and never affect trading; an implementation that takes longer than 5 seconds is abandoned and
+    logged."""
 
 
 @hookspec
 def on_order_filled(event: OrderFilledMsg) -> Awaitable[None] | None:
-    """Called after every fill is stored and applied to the portfolio. May return an awaitable.
-    Exceptions are logged and never affect trading."""
+    """Called after every fill is stored (with its order, in one transaction) and handed to the portfolio.
+    May return an awaitable. Exceptions are logged and never affect trading; an implementation that takes
+    longer than 5 seconds is abandoned and logged."""

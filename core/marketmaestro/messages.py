@@ -25,7 +25,6 @@ from marketmaestro.model import (
     OrderBook,
     OrderStatus,
     OrderType,
-    Position,
     Side,
     Ticker,
 )
@@ -123,13 +122,6 @@ class SetSettingMsg:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class StopStrategyMsg:
-    """Asks a strategy runner to call ``on_stop`` and finish."""
-
-    reason: str
-
-
 # --- queries --------------------------------------------------------------------------------------------
 
 
@@ -186,16 +178,3 @@ class UpdateBalanceMsg:
 
     exchange: str
     balances: tuple[Balance, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PositionUpdatedMsg:
-    position: Position
-
-    @property
-    def exchange(self) -> str:
-        return self.position.exchange
-
-    @property
-    def symbol(self) -> str:
-        return self.position.symbol

@@ -216,7 +216,7 @@ def test_a_second_signal_forces_the_exit(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(lambda: _health(port), "the health endpoint")
+        _wait_for(lambda: _ok(port), "the health endpoint to report ok")
         proc.send_signal(signal.SIGINT)
         time.sleep(0.5)  # on_stop is now busy counting
         assert proc.poll() is None

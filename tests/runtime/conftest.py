@@ -47,7 +47,7 @@ T = TypeVar("T")
 
 SIMPLE_SMA = STRATEGIES / "simple_sma.star"
 FLAKY_PRICE = Decimal("50000.00")
-WAIT_SECONDS = 8.0
+WAIT_SECONDS = 6.0
 """How long a test waits for something the bot should do within a second or two."""
 
 
@@ -121,6 +121,11 @@ async def filled_orders(bot: BotContext, exchange: str = "paper") -> list[Order]
     return await bot.store.list_orders(exchange=exchange, status=OrderStatus.FILLED, limit=1000)
 
 
+async def filled_at_least(bot: BotContext, count: int, exchange: str = "paper") -> bool:
+    """Whether ``exchange`` has ``count`` filled orders or more (a ``wait_for`` check)."""
+    return len(await filled_orders(bot, exchange)) >= count
+
+
 class HookRecorder:
     """A plugin recording every lifecycle and order hook call; two of its hooks are coroutines."""
 
@@ -161,13 +166,13 @@ class FlakyPlugin:
         *,
         stream_failures: int | None = 0,
         connect_error: type[Exception] | None = None,
-        fail_after: float = 0.05,
+        failure_delay: float = 0.05,
     ) -> None:
         self.stream_failures = stream_failures
-        """How many runs of ``stream`` raise, ``fail_after`` seconds after starting; None: every run."""
+        """How many runs of ``stream`` raise, ``failure_delay`` seconds after starting; None: every run."""
         self.connect_error = connect_error
         """Raised by every ``connect`` when set."""
-        self.fail_after = fail_after
+        self.failure_delay = failure_delay
         self.connects = 0
         self.streams = 0
 
@@ -223,7 +228,7 @@ class FlakyExchange(Exchange):
         task_status.started()
         failures = self.plugin.stream_failures
         if failures is None or run <= failures:
-            await trio.sleep(self.plugin.fail_after)
+            await trio.sleep(self.plugin.failure_delay)
             raise RuntimeError(f"flaky feed broke (run {run})")
         # Healthy: a flat kline per subscribed pair and interval every second, until cancelled.
         async with trio.open_nursery() as nursery:

@@ -18,6 +18,7 @@ from marketmaestro.storage import EventRecord, Store
 from tests.runtime.conftest import (
     FlakyPlugin,
     HookRecorder,
+    filled_at_least,
     filled_orders,
     load,
     paper_exchange,
@@ -28,6 +29,7 @@ from tests.runtime.conftest import (
 
 SUPERVISION = {"max_restarts": 2, "restart_window": 60, "backoff_initial": 0.01, "backoff_max": 0.05}
 FEED_ERROR = "RuntimeError: flaky feed broke (run {run})"
+DEADLINE = 10.0
 
 
 def two_exchanges(tmp_path: Path, supervision: dict[str, Any] = SUPERVISION) -> Path:
@@ -59,10 +61,10 @@ async def test_a_failing_feed_escalates_and_its_exchange_restarts_while_paper_ke
 ) -> None:
     # Six feed failures: three escalate to exchange:flaky, which restarts its subtree, three more
     # escalate again; after its second restart (within max_restarts) the feed works.
-    plugin = FlakyPlugin(stream_failures=6, fail_after=0.15)
+    plugin = FlakyPlugin(stream_failures=6, failure_delay=0.15)
     config, host = load(two_exchanges(tmp_path), ("flaky_plugin", plugin))
 
-    with trio.fail_after(20):
+    with trio.fail_after(DEADLINE):
         async with running_bot(config, host) as bot:
 
             async def feed_failed() -> bool:
@@ -105,10 +107,10 @@ async def test_a_failing_feed_escalates_and_its_exchange_restarts_while_paper_ke
 async def test_an_escalation_names_the_child_that_gave_up_in_the_health_and_the_events(
     tmp_path: Path,
 ) -> None:
-    plugin = FlakyPlugin(stream_failures=3, fail_after=0.05)
+    plugin = FlakyPlugin(stream_failures=3, failure_delay=0.05)
     config, host = load(two_exchanges(tmp_path), ("flaky_plugin", plugin))
 
-    with trio.fail_after(15):
+    with trio.fail_after(DEADLINE):
         async with running_bot(config, host) as bot:
 
             async def escalated() -> bool:
@@ -129,9 +131,9 @@ async def test_a_fatal_connect_error_marks_the_exchange_failed_without_restartin
     plugin = FlakyPlugin(connect_error=FatalExchangeError)
     config, host = load(two_exchanges(tmp_path), ("flaky_plugin", plugin))
 
-    with trio.fail_after(15):
+    with trio.fail_after(DEADLINE):
         async with running_bot(config, host) as bot:
-            await wait_for(lambda: _at_least(bot, 2), "two filled paper orders")
+            await wait_for(lambda: filled_at_least(bot, 2), "two filled paper orders")
 
             entry = bot.health.get("exchange:flaky")
             assert (entry.state, entry.restarts, entry.last_error) == ("failed", 0, None)
@@ -159,7 +161,7 @@ async def test_an_exchange_failing_past_the_root_policy_stops_the_bot_with_exit_
     settings = two_exchanges(tmp_path, {**SUPERVISION, "max_restarts": 1})
     config, host = load(settings, ("flaky_plugin", plugin))
 
-    with trio.fail_after(15):
+    with trio.fail_after(DEADLINE):
         exit_code = await run_bot(config, host, handle_signals=False)
 
     assert exit_code == 1
@@ -174,7 +176,7 @@ async def test_an_exchange_failing_past_the_root_policy_stops_the_bot_with_exit_
 
 
 async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bot(tmp_path: Path) -> None:
-    plugin, recorder = FlakyPlugin(stream_failures=None, fail_after=0.05), HookRecorder()
+    plugin, recorder = FlakyPlugin(stream_failures=None, failure_delay=0.05), HookRecorder()
     settings = two_exchanges(tmp_path, {**SUPERVISION, "max_restarts": 1})
     config, host = load(settings, ("flaky_plugin", plugin), ("recorder", recorder))
     exit_codes: list[int] = []
@@ -182,7 +184,7 @@ async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bo
     async def run_and_keep_the_exit_code(*, task_status: trio.TaskStatus[BotContext]) -> None:
         exit_codes.append(await run_bot(config, host, handle_signals=False, task_status=task_status))
 
-    with trio.fail_after(15):
+    with trio.fail_after(DEADLINE):
         async with trio.open_nursery() as nursery:
             bot: BotContext = await nursery.start(run_and_keep_the_exit_code)
             assert plugin.streams == 1
@@ -197,7 +199,3 @@ async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bo
     assert bot.health_report()["status"] == "stopping"
     assert bot.exchanges == {}, "every exchange was disconnected and forgotten"
     assert recorder.shutdowns == [bot], "a stop on escalation is still a graceful shutdown"
-
-
-async def _at_least(bot: BotContext, count: int) -> bool:
-    return len(await filled_orders(bot)) >= count

@@ -14,6 +14,7 @@ import trio
 import trio.testing
 
 from marketmaestro.supervision import Component, HealthRegistry, Mailbox, RestartPolicy, supervise
+from tests.supervision.conftest import BOUND_SECONDS, bounded_nursery
 
 NAME = "exchange:paper/recorder"
 
@@ -50,7 +51,7 @@ async def test_on_start_runs_before_the_first_message_and_before_started(
     await recorder.mailbox.send("a")
     await recorder.mailbox.send("b")
 
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         await nursery.start(recorder.run)
         assert trio.current_time() == pytest.approx(1), "started() is reported once on_start finished"
         assert recorder.log[0] == "start"
@@ -64,7 +65,7 @@ async def test_on_start_runs_again_on_every_restart(autojump_clock: trio.testing
     health = HealthRegistry()
     policy = RestartPolicy(max_restarts=5, window=60, backoff_initial=0.5, backoff_max=30)
 
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         await nursery.start(partial(supervise, NAME, recorder.run, policy=policy, health=health))
         await recorder.mailbox.send("crash")
         await recorder.mailbox.send("x")
@@ -81,7 +82,7 @@ async def test_on_stop_runs_shielded_when_the_component_is_cancelled(
 ) -> None:
     recorder = Recorder(Mailbox(NAME))
 
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         await nursery.start(recorder.run)
         await recorder.mailbox.request("a", timeout=1)
         nursery.cancel_scope.cancel()
@@ -96,7 +97,7 @@ async def test_on_stop_runs_when_the_component_crashes(autojump_clock: trio.test
     await recorder.mailbox.send("crash")
     await recorder.mailbox.send("never handled")
 
-    with pytest.raises(RuntimeError, match="crash requested"):
+    with pytest.raises(RuntimeError, match="crash requested"), trio.fail_after(BOUND_SECONDS):
         await recorder.run()
 
     assert recorder.log == ["start", "handle a", "stop"]
@@ -111,7 +112,7 @@ async def test_on_stop_runs_when_on_start_fails(autojump_clock: trio.testing.Moc
 
     component = FailsToStart(Mailbox(NAME))
 
-    with pytest.raises(OSError, match="database locked"):
+    with pytest.raises(OSError, match="database locked"), trio.fail_after(BOUND_SECONDS):
         await component.run()
 
     assert component.log == ["stop"]

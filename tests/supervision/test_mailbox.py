@@ -25,6 +25,7 @@ from marketmaestro.supervision import (
     RestartPolicy,
     supervise,
 )
+from tests.supervision.conftest import bounded_nursery
 
 NAME = "exchange:paper/echo"
 POLICY = RestartPolicy(max_restarts=5, window=60, backoff_initial=1, backoff_max=30)
@@ -87,7 +88,7 @@ async def start_echo(nursery: trio.Nursery, health: HealthRegistry, capacity: in
 
 
 async def test_a_request_gets_the_component_answer(autojump_clock: trio.testing.MockClock) -> None:
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         echo = await start_echo(nursery, HealthRegistry())
         await echo.mailbox.send(Ask("plain message"))  # no answer expected
         assert await echo.mailbox.request(Ask("hello"), timeout=1) == "hello!"
@@ -122,7 +123,7 @@ async def test_a_slow_answer_times_out_and_the_component_carries_on(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     health = HealthRegistry()
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         echo = await start_echo(nursery, health)
 
         with pytest.raises(RequestTimeout, match="did not answer Slow within 1 s"):
@@ -139,7 +140,7 @@ async def test_a_component_that_raises_fails_the_request_with_the_error_as_cause
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     health = HealthRegistry()
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         echo = await start_echo(nursery, health)
 
         with pytest.raises(RequestFailed, match=rf"^{NAME} failed on Crash: 'disk gone'$") as caught:
@@ -157,7 +158,7 @@ async def test_a_bad_request_is_answered_and_the_component_keeps_running(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     health = HealthRegistry()
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         echo = await start_echo(nursery, health)
         await echo.mailbox.request(Ask("before"), timeout=1)
 
@@ -178,7 +179,7 @@ async def test_messages_sent_while_the_component_restarts_reach_the_restarted_co
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     health = HealthRegistry()
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         echo = await start_echo(nursery, health)
         await echo.mailbox.send(Crash("bug"))
         await trio.sleep(0.5)  # inside the 1 s backoff
@@ -212,7 +213,7 @@ async def test_statistics_report_queued_messages_and_capacity(
     assert scope.cancelled_caught
 
     echo = Echo(mailbox)
-    async with trio.open_nursery() as nursery:
+    async with bounded_nursery() as nursery:
         await nursery.start(echo.run)
         await trio.sleep(0.1)
         assert mailbox.statistics() == {"queued": 0, "capacity": 2}

@@ -24,7 +24,13 @@ Behaviour = Callable[[int, trio.TaskStatus[Any]], Awaitable[None]]
 
 
 class Child:
-    """A ``task_status``-style service whose runs do what ``behaviour`` says; records when each began."""
+    """A ``task_status``-style service whose runs do what ``behaviour`` says; records when each began.
+
+    A supervisor that restarts it more than ``MAX_RUNS`` times fails the test (``pytest.fail`` raises a
+    ``BaseException``, which no supervisor catches) instead of restarting it for ever.
+    """
+
+    MAX_RUNS = 20
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
@@ -32,6 +38,8 @@ class Child:
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         self.starts.append(trio.current_time())
+        if len(self.starts) > self.MAX_RUNS:
+            pytest.fail(f"the child was started {len(self.starts)} times: {self.starts}")
         await self.behaviour(len(self.starts), task_status)
 
 

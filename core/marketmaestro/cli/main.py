@@ -21,11 +21,10 @@ class MainGroup(click.Group):
             state_from(ctx).plugins().add_commands(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None:
-            self._add_plugin_commands(ctx)
-            command = super().get_command(ctx, cmd_name)
-        return command
+        # Always, not only for unknown names: a plugin whose register_commands fails must show as an error in
+        # `mm plugins list` too.
+        self._add_plugin_commands(ctx)
+        return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands(ctx)

@@ -21,6 +21,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
 import pluggy
+import trio
 
 from marketmaestro import PROJECT_NAME, __version__, hookspecs
 from marketmaestro.logs import log_event
@@ -37,6 +38,8 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 """The core's own features, registered through the same hooks as any installed plugin."""
 
 Status = Literal["ok", "error", "blocked"]
+NOTIFY_TIMEOUT = 5.0
+"""Seconds an event or lifecycle hook implementation may take before it is abandoned."""
 
 
 @dataclass
@@ -86,17 +89,27 @@ class PluginHost:
             except Exception as exc:
                 self.fail(impl.plugin_name, exc)
 
-    async def notify(self, hook: str, **kwargs: Any) -> None:
+    async def notify(self, hook: str, *, hook_timeout: float = NOTIFY_TIMEOUT, **kwargs: Any) -> None:
         """Call every implementation of a lifecycle or event hook, awaiting awaitables.
 
         Each implementation runs on its own: an exception is logged against its plugin and never reaches
-        the caller, because a notification must not affect trading.
+        the caller, and an awaitable still running after ``hook_timeout`` seconds is abandoned and logged,
+        because a notification must not affect trading.
         """
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):
-                    await _await(result)
+                    with trio.move_on_after(hook_timeout) as scope:
+                        await _await(result)
+                    if scope.cancelled_caught:
+                        log_event(
+                            "plugin.hook_timeout",
+                            level="error",
+                            plugin=impl.plugin_name,
+                            hook=hook,
+                            timeout_seconds=hook_timeout,
+                        )
             except Exception as exc:
                 log_event(
                     "plugin.hook_failed",

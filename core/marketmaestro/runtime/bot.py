@@ -34,6 +34,7 @@ from marketmaestro.logs import log_event
 from marketmaestro.plugins.manager import PluginHost
 from marketmaestro.storage import AsyncStore, Store
 from marketmaestro.supervision import EscalationError, HealthRegistry, RestartPolicy, supervise
+from marketmaestro.supervision.health import describe
 
 FORCED_EXIT_CODE = 130
 
@@ -65,7 +66,7 @@ class BotContext:
         await self.store.add_event(
             "component.restarted",
             component=name,
-            data={"error": f"{type(error).__name__}: {error}", "restarts": count},
+            data={"error": describe(error), "restarts": count},
         )
 
     def health_report(self) -> dict[str, Any]:
@@ -101,13 +102,16 @@ async def run_bot(
                 except* EscalationError as group:
                     exit_code = 1
                     for exc in group.exceptions:
-                        log_event("bot.escalation", level="error", error=str(exc), cause=repr(exc.__cause__))
-            bot.health.stopping = True
-            with trio.CancelScope(shield=True), trio.move_on_after(config.supervision.shutdown_timeout / 2):
-                await plugins.notify("on_shutdown", bot=bot)
+                        cause = describe(exc.__cause__) if exc.__cause__ else None
+                        log_event("bot.escalation", level="error", error=str(exc), cause=cause)
             root.cancel_scope.cancel()
     finally:
+        # However the bot stops (a signal, an escalation, or its caller cancelling it), plugins hear of it
+        # and the store is closed.
+        bot.health.stopping = True
         with trio.CancelScope(shield=True):
+            with trio.move_on_after(config.supervision.shutdown_timeout / 2):
+                await plugins.notify("on_shutdown", bot=bot)
             await trio.to_thread.run_sync(store.store.close)
         log_event("bot.stopped", exit_code=exit_code)
     return exit_code

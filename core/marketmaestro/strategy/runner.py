@@ -27,7 +27,7 @@ from marketmaestro.messages import (
     PlaceOrderMsg,
     TickerDataMsg,
 )
-from marketmaestro.model import INTERVAL_SECONDS, Kline, OrderBook, OrderType, Side, Ticker
+from marketmaestro.model import INTERVAL_SECONDS, Fill, Kline, Order, OrderBook, OrderType, Side, Ticker
 from marketmaestro.plugins.registry import Registry
 from marketmaestro.storage import AsyncStore
 from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
@@ -43,6 +43,7 @@ from marketmaestro.supervision import (
 from marketmaestro.supervision.mailbox import reply, reply_failure
 
 STOP_TIMEOUT = 2.0
+MAX_ORDER_EVENT_ROUNDS = 10
 
 
 @dataclass
@@ -97,6 +98,7 @@ class StrategyRunner(Component):
         self.load_error: str | None = None
         self.signals = 0
         self.errors = 0
+        self._order_events: list[Order] = []
 
     @property
     def name(self) -> str:
@@ -192,7 +194,7 @@ class StrategyRunner(Component):
     async def on_stop(self) -> None:
         if self.wants("on_stop"):
             with trio.move_on_after(STOP_TIMEOUT):
-                await self._invoke("on_stop", abandon=True)
+                await self._invoke("on_stop")
 
     # --- builtins -----------------------------------------------------------------------------------------
 
@@ -245,7 +247,7 @@ class StrategyRunner(Component):
             "load_error": self.load_error,
         }
 
-    async def _invoke(self, callback: str, *args: Any, timestamp: int = 0, abandon: bool = False) -> None:
+    async def _invoke(self, callback: str, *args: Any, timestamp: int = 0) -> None:
         assert self.exchange is not None and self.script is not None
         position = await self.portfolio.request(
             GetPositionMsg(self.exchange, self.symbol, self.name), self.request_timeout
@@ -262,7 +264,9 @@ class StrategyRunner(Component):
         )
         where = f"{self.spec.file.name} {callback}()"
         try:
-            result = await trio.to_thread.run_sync(self._call, callback, args, abandon_on_cancel=abandon)
+            # Abandoned when cancelled (a running script cannot be stopped): shutdown must not wait for a
+            # callback that never returns. The script's lock keeps a later call from running beside it.
+            result = await trio.to_thread.run_sync(self._call, callback, args, abandon_on_cancel=True)
         except StrategyRuntimeError as exc:
             self.errors += 1
             log_event(
@@ -286,6 +290,8 @@ class StrategyRunner(Component):
             return
         for signal in signals:
             await self._act(signal, position.quantity)
+        if callback not in ("on_order", "on_fill"):
+            await self._deliver_order_events()
 
     def _call(self, callback: str, args: tuple[Any, ...]) -> Any:
         assert self.script is not None
@@ -357,6 +363,68 @@ class StrategyRunner(Component):
             status=order.status.value,
             error=order.error,
         )
+        if self.wants("on_order") or self.wants("on_fill"):
+            self._order_events.append(order)
+
+    async def _deliver_order_events(self) -> None:
+        """Tell the strategy what became of its orders (``on_order``) and their fills (``on_fill``).
+
+        Runs after the callback that placed them, in rounds: orders placed from ``on_order``/``on_fill`` are
+        delivered in the next round, up to ``MAX_ORDER_EVENT_ROUNDS`` (a strategy that answers every order
+        with another order must not keep its runner busy forever).
+        """
+        for _ in range(MAX_ORDER_EVENT_ROUNDS):
+            if not self._order_events:
+                return
+            events, self._order_events = self._order_events, []
+            for order in events:
+                if self.wants("on_order"):
+                    await self._invoke("on_order", _order_dict(order))
+                if self.wants("on_fill") and order.filled_quantity > 0:
+                    fills = await self.store.list_fills(client_order_id=order.client_order_id)
+                    for fill in reversed(fills):  # oldest first
+                        await self._invoke("on_fill", _fill_dict(fill))
+        if self._order_events:
+            self.errors += 1
+            log_event(
+                "strategy.error",
+                level="error",
+                strategy=self.name,
+                symbol=self.symbol,
+                error=f"{self.spec.file.name}: orders placed from on_order/on_fill more than "
+                f"{MAX_ORDER_EVENT_ROUNDS} rounds deep; the rest are not delivered",
+            )
+            self._order_events.clear()
+
+
+def _order_dict(o: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id,
+        "symbol": o.symbol,
+        "side": o.side.value,
+        "type": o.type.value,
+        "quantity": float(o.quantity),
+        "price": None if o.price is None else float(o.price),
+        "status": o.status.value,
+        "filled_quantity": float(o.filled_quantity),
+        "average_price": None if o.average_price is None else float(o.average_price),
+        "reason": o.reason,
+        "error": o.error,
+    }
+
+
+def _fill_dict(f: Fill) -> dict[str, Any]:
+    return {
+        "fill_id": f.fill_id,
+        "client_order_id": f.client_order_id,
+        "symbol": f.symbol,
+        "side": f.side.value,
+        "quantity": float(f.quantity),
+        "price": float(f.price),
+        "fee": float(f.fee),
+        "fee_currency": f.fee_currency,
+        "timestamp": f.timestamp,
+    }
 
 
 def _kline_dict(k: Kline) -> dict[str, Any]:

@@ -22,6 +22,13 @@ class ComponentHealth:
     detail: str | None = None
 
 
+def describe(error: BaseException) -> str:
+    """``Type: message`` of an error; for an exception group (a failed nursery), of each error inside it."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(describe(inner) for inner in error.exceptions)
+    return f"{type(error).__name__}: {error}"
+
+
 class HealthRegistry:
     def __init__(self) -> None:
         self._components: dict[str, ComponentHealth] = {}
@@ -42,7 +49,7 @@ class HealthRegistry:
     def record_restart(self, name: str, error: BaseException) -> int:
         entry = self.get(name)
         entry.restarts += 1
-        entry.last_error = f"{type(error).__name__}: {error}"
+        entry.last_error = describe(error)
         entry.state, entry.since = "restarting", time.time()
         return entry.restarts
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import trio
 
 from marketmaestro.logs import log_event
-from marketmaestro.supervision.health import HealthRegistry
+from marketmaestro.supervision.health import HealthRegistry, describe
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ async def supervise(
                 level="error",
                 component=name,
                 restarts=count,
-                exception=f"{type(exc).__name__}: {exc}",
+                exception=describe(exc),
                 traceback="".join(traceback.format_exception(exc)),
             )
             if on_restart is not None:

@@ -95,6 +95,7 @@ def on_order_filled(event: OrderFilledMsg) -> None:
     fill = event.fill
     log_event(
         "hello.fill",
+        fill_id=fill.fill_id,
         exchange=fill.exchange,
         symbol=fill.symbol,
         strategy=fill.strategy or None,

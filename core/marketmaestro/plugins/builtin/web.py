@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from html import escape
 from importlib.resources import files
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 
 from marketmaestro import hookimpl
 from marketmaestro.api.app import bot_context, json_response
@@ -67,8 +68,13 @@ async def balances() -> Response:
 
 @pages.get("/")
 async def dashboard() -> Response:
-    html = files("marketmaestro.api").joinpath("static/index.html").read_text()
-    return Response(html, mimetype="text/html")
+    """The dashboard, with a navigation link for every page plugins registered (``register_web`` ``nav``)."""
+    page = files("marketmaestro.api").joinpath("static/index.html").read_text()
+    links = "".join(
+        f'<a href="{escape(path, quote=True)}">{escape(title)}</a>'
+        for title, path in current_app.extensions.get("marketmaestro_nav", [])
+    )
+    return Response(page.replace("<!--NAV-->", links, 1), mimetype="text/html")
 
 
 @hookimpl

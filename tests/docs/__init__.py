@@ -1,0 +1,1 @@
+"""Meta-tests of the documentation: hooks, links and the example plugin."""
