@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import trio
 import trio.lowlevel
+
 from marketmaestro.logs import (
     MASK,
     LoggingHandle,

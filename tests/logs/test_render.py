@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from marketmaestro.cli.logs_cmd import logs
 from marketmaestro.logs import LoggingHandle, component_action, log_event, render_log
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import trio
 
-from marketmaestro.exchanges import FatalExchangeError
+from marketmaestro.exchanges import ExchangeContext, FatalExchangeError, Subscription
+from marketmaestro.messages import MarketDataMsg
 from marketmaestro.runtime import BotContext, run_bot
 from marketmaestro.storage import EventRecord, Store
 from tests.runtime.conftest import (
+    FlakyExchange,
     FlakyPlugin,
     HookRecorder,
     filled_at_least,
@@ -187,7 +189,7 @@ async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bo
     with trio.fail_after(DEADLINE):
         async with trio.open_nursery() as nursery:
             bot: BotContext = await nursery.start(run_and_keep_the_exit_code)
-            assert plugin.streams == 1
+            assert "paper" in bot.exchanges, "the bot started (flaky may already be restarting)"
         # The nursery ends by itself: the bot stopped.
 
     assert exit_codes == [1]
@@ -199,3 +201,43 @@ async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bo
     assert bot.health_report()["status"] == "stopping"
     assert bot.exchanges == {}, "every exchange was disconnected and forgotten"
     assert recorder.shutdowns == [bot], "a stop on escalation is still a graceful shutdown"
+
+
+class EndingFeedExchange(FlakyExchange):
+    """An exchange whose feed returns (a stream that silently ended) instead of running until cancelled."""
+
+    async def stream(
+        self,
+        subscription: Subscription,
+        send: trio.MemorySendChannel[MarketDataMsg],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self.plugin.streams += 1
+        task_status.started()
+        await trio.sleep(0.05)
+
+
+class EndingFeedPlugin(FlakyPlugin):
+    def build(self, context: ExchangeContext) -> FlakyExchange:
+        return EndingFeedExchange(context, self)
+
+
+async def test_a_feed_that_ends_is_a_failure_that_shows_and_is_restarted(tmp_path: Path) -> None:
+    plugin = EndingFeedPlugin()
+    settings = write_settings(
+        tmp_path,
+        exchanges={"flaky": {"plugin": "flaky"}},
+        supervision={"max_restarts": 50, "restart_window": 60, "backoff_initial": 0.01, "backoff_max": 0.02},
+    )
+    config, host = load(settings, ("flaky_plugin", plugin))
+    with trio.fail_after(DEADLINE):
+        async with running_bot(config, host) as bot:
+
+            async def restarted_twice() -> bool:
+                return bot.health.get("exchange:flaky/feed").restarts >= 2
+
+            await wait_for(restarted_twice, "the ended feed to be restarted")
+            feed = bot.health.get("exchange:flaky/feed")
+            assert feed.last_error == "ConnectionError: the market data stream of 'flaky' ended"
+            assert plugin.streams >= 3

@@ -376,3 +376,24 @@ async def test_nursery_start_raises_the_escalation_of_a_child_that_never_started
     assert len(child.starts) == 3
     assert isinstance(caught.value.__cause__, ConnectionError)
     assert str(caught.value.__cause__) == "not reachable (3)"
+
+
+async def test_a_failing_on_restart_callback_changes_neither_restart_nor_escalation(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def fail_twice(run: int, task_status: trio.TaskStatus[Any]) -> None:
+        task_status.started()
+        if run <= 2:
+            raise RuntimeError(f"boom {run}")
+
+    async def broken_record(name: str, exc: BaseException, count: int) -> None:
+        raise OSError("database is locked")
+
+    child = Child(fail_twice)
+    health = HealthRegistry()
+    policy = RestartPolicy(max_restarts=5, window=1000, backoff_initial=0.5, backoff_max=4)
+
+    await supervise(NAME, child.run, policy=policy, health=health, on_restart=broken_record)
+
+    assert len(child.starts) == 3, "restarted after each failure although recording it failed"
+    assert health.get(NAME).state == "stopped"

@@ -136,7 +136,7 @@ async def _run_subtree(
         )
         send, receive = trio.open_memory_channel[MarketDataMsg](MARKET_CHANNEL_SIZE)
         await start(f"{prefix}/router", partial(_route, receive, boxes["order_manager"], runners))
-        await start(f"{prefix}/feed", partial(adapter.stream, subscription, send))
+        await start(f"{prefix}/feed", partial(_feed, adapter, subscription, send))
         log_event(
             "exchange.started",
             exchange=name,
@@ -180,6 +180,19 @@ async def _start(
             on_restart=bot.record_restart,
         )
     )
+
+
+async def _feed(
+    adapter: Exchange,
+    subscription: Subscription,
+    send: trio.MemorySendChannel[MarketDataMsg],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The adapter's market data stream. A stream only ends by failing: one that returns is treated as a
+    failure, so it is restarted (and shows in the health report) instead of going quiet."""
+    await adapter.stream(subscription, send, task_status=task_status)
+    raise ConnectionError(f"the market data stream of {adapter.name!r} ended")
 
 
 async def _route(

@@ -111,7 +111,15 @@ async def supervise(
             )
             if on_restart is not None:
                 with trio.CancelScope(shield=True):
-                    await on_restart(name, exc, count)
+                    try:
+                        await on_restart(name, exc, count)
+                    except Exception as hook_error:  # recording a restart must not change the policy
+                        log_event(
+                            "supervisor.on_restart_failed",
+                            level="error",
+                            component=name,
+                            error=describe(hook_error),
+                        )
             if len(recent) > policy.max_restarts:
                 health.set_state(name, "failed")
                 raise EscalationError(name, len(recent), policy.window) from exc
