@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -24,6 +25,8 @@ def run(state: CliState) -> None:
         level=config.logging.level,
         secrets=secret_values(config),
     )
+    # Alembic narrates every start-up migration check at INFO; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         host = state.plugins()
         for info in host.plugins:
