@@ -38,7 +38,7 @@ def register_indicators(register: RegisterIndicator) -> None:
             indicator.name,
             indicator.function,
             aliases=indicator.aliases,
-            description=indicator.description,
+            description=f"{indicator.signature}: {indicator.description}",
         )
 
 

@@ -1,43 +1,19 @@
-"""The table of indicators this plugin registers: one row per indicator.
+"""The table of indicators this plugin registers: the tables of every family module, in order.
 
-Adding an indicator means writing its function in the module of its family (``moving_averages``,
-...) and adding a row here; ``register_indicators`` in ``__init__`` walks this table, so the
+Adding an indicator means writing its function in the module of its family and adding a row to that
+module's ``INDICATORS``; ``register_indicators`` in ``__init__`` walks the combined table, so the
 registration code never grows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeAlias
+from marketmaestro_indicators import moving_averages
+from marketmaestro_indicators.indicator import Indicator, IndicatorFunction
 
-from marketmaestro_indicators.moving_averages import ema, sma
+FAMILIES = (moving_averages,)
+"""The family modules, each with an ``INDICATORS`` table."""
 
-IndicatorFunction: TypeAlias = Callable[..., list[float] | dict[str, list[float]]]
-"""What an indicator returns: one series, or several named series (e.g. a band's upper and lower)."""
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """One indicator as strategies see it: the name they call, the function, and help text."""
-
-    name: str
-    function: IndicatorFunction
-    description: str
-    aliases: tuple[str, ...] = ()
-
-
-INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "sma",
-        sma,
-        "sma(values, period): simple moving average, the mean of the last `period` values.",
-    ),
-    Indicator(
-        "ema",
-        ema,
-        "ema(values, period): exponential moving average, alpha = 2 / (period + 1), "
-        "seeded with the SMA of the first `period` values (TA-Lib).",
-    ),
-)
+INDICATORS: tuple[Indicator, ...] = tuple(row for family in FAMILIES for row in family.INDICATORS)
 """Every indicator the plugin provides, in the order they are registered."""
+
+__all__ = ["FAMILIES", "INDICATORS", "Indicator", "IndicatorFunction"]

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from marketmaestro_indicators._series import all_nan, as_series, check_period
+from marketmaestro_indicators.indicator import Indicator
 
 
 def sma(values: Sequence[float], period: int) -> list[float]:
@@ -65,3 +66,23 @@ def ema(values: Sequence[float], period: int) -> list[float]:
         previous = (value - previous) * alpha + previous
         result.append(previous)
     return result
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        "sma",
+        sma,
+        "Simple moving average: the mean of the last `period` values.",
+        signature="sma(values, period)",
+        source="TA-Lib SMA",
+    ),
+    Indicator(
+        "ema",
+        ema,
+        "Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA of the first `period` "
+        "values.",
+        signature="ema(values, period)",
+        source="TA-Lib EMA",
+    ),
+)
+"""This family's indicators, in the order they are registered."""

@@ -120,3 +120,13 @@ def test_indicators_work_when_called_from_starlark() -> None:
 @pytest.mark.parametrize("name", marketmaestro_indicators.__all__)
 def test_public_names_exist(name: str) -> None:
     assert hasattr(marketmaestro_indicators, name)
+
+
+def test_every_catalog_row_documents_its_call_shape_and_source() -> None:
+    from marketmaestro_indicators.catalog import INDICATORS
+
+    for row in INDICATORS:
+        assert row.signature.startswith(f"{row.name}("), row
+        assert row.source, f"{row.name}: say where the formula comes from"
+        assert row.returns == "series" or row.returns.startswith("dict: "), row
+        assert row.function.__doc__, f"{row.name}: the function's docstring explains the formula"
