@@ -7,10 +7,10 @@ registration code never grows.
 
 from __future__ import annotations
 
-from marketmaestro_indicators import moving_averages
+from marketmaestro_indicators import levels, momentum, moving_averages, statistics, trend, volatility, volume
 from marketmaestro_indicators.indicator import Indicator, IndicatorFunction
 
-FAMILIES = (moving_averages,)
+FAMILIES = (moving_averages, statistics, levels, momentum, volatility, trend, volume)
 """The family modules, each with an ``INDICATORS`` table."""
 
 INDICATORS: tuple[Indicator, ...] = tuple(row for family in FAMILIES for row in family.INDICATORS)

@@ -1,0 +1,8 @@
+"""Momentum oscillators: MACD, RSI, stochastics, rate of change and their relatives."""
+
+from __future__ import annotations
+
+from marketmaestro_indicators.indicator import Indicator
+
+INDICATORS: tuple[Indicator, ...] = ()
+"""This family's indicators, in the order they are registered."""
