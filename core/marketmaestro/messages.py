@@ -98,6 +98,18 @@ class PlaceOrderMsg:
     strategy: str
     price: Decimal | None = None
     reason: str = ""
+    stop_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrdersMsg:
+    """Cancel every open order of ``strategy`` on ``symbol``; answered with the orders as they end up."""
+
+    exchange: str
+    symbol: str
+    strategy: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ COLUMNS = {
         "type",
         "quantity",
         "price",
+        "stop_price",
+        "trail_percent",
         "status",
         "filled_quantity",
         "average_price",
@@ -99,7 +101,7 @@ INDEXES = {
 }
 
 MONEY = {
-    "orders": {"quantity", "price", "filled_quantity", "average_price"},
+    "orders": {"quantity", "price", "stop_price", "trail_percent", "filled_quantity", "average_price"},
     "fills": {"quantity", "price", "fee"},
     "positions": {"quantity", "average_price", "realized_pnl"},
     "balances": {"free", "locked"},
@@ -143,7 +145,8 @@ def assert_schema(engine: sa.Engine) -> None:
     assert foreign_key["name"] == "fk_fills_client_order_id_orders"
     assert foreign_key["constrained_columns"] == ["client_order_id"]
     assert (foreign_key["referred_table"], foreign_key["referred_columns"]) == ("orders", ["client_order_id"])
-    assert reflected_nullable(inspector, "orders") == {"venue_order_id", "price", "average_price", "error"}
+    nullable = {"venue_order_id", "price", "stop_price", "trail_percent", "average_price", "error"}
+    assert reflected_nullable(inspector, "orders") == nullable
     assert reflected_nullable(inspector, "events") == {"exchange", "symbol", "strategy", "component"}
 
 
@@ -152,7 +155,7 @@ def reflected_nullable(inspector: sa.Inspector, table: str) -> set[str]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert head() == "0001"
+    assert head() == "0002"
 
 
 def test_upgrade_creates_the_schema_and_its_folder(db_path: Path, engine: sa.Engine) -> None:
@@ -205,7 +208,7 @@ def test_current_of_a_missing_file_is_none_and_does_not_create_it(db_path: Path)
     assert not db_path.exists()
 
 
-@pytest.mark.parametrize("revision", ["nope", "0002"])
+@pytest.mark.parametrize("revision", ["nope", "0999"])
 def test_unknown_revision_is_a_migration_error(db_path: Path, revision: str) -> None:
     with pytest.raises(MigrationError, match=f"Can't locate revision identified by '{revision}'"):
         upgrade(db_path, revision)
@@ -283,3 +286,16 @@ def test_migrating_leaves_logging_alone(db_path: Path) -> None:
     assert not existing.disabled
     assert logging.getLogger().handlers == root_handlers
     assert logging.getLogger().level == root_level
+
+
+def test_each_migration_applies_and_reverts_in_turn(db_path: Path, engine: sa.Engine) -> None:
+    upgrade(db_path, "0001")
+    assert current(db_path) == "0001"
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("orders")}
+    assert "stop_price" not in columns and "trail_percent" not in columns
+    upgrade(db_path, "0002")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("orders")}
+    assert {"stop_price", "trail_percent"} <= columns
+    downgrade(db_path, "0001")
+    assert current(db_path) == "0001"
+    assert "stop_price" not in {c["name"] for c in sa.inspect(engine).get_columns("orders")}

@@ -89,7 +89,7 @@ def test_connections_use_wal_foreign_keys_and_a_busy_timeout(store: Store, db_pa
 
 
 def test_without_migrate_an_unmigrated_file_is_refused(db_path: Path) -> None:
-    with pytest.raises(MigrationError, match="expected 0001; run `mm db upgrade`"):
+    with pytest.raises(MigrationError, match="expected 0002; run `mm db upgrade`"):
         Store(db_path, migrate=False)
     assert not db_path.exists()
 
@@ -548,3 +548,9 @@ def test_replacing_balances_deletes_the_assets_the_exchange_no_longer_lists(stor
     assert store.list_balances("other") == [Balance("BTC", Decimal("2"))], "other exchanges are untouched"
     store.save_balances("paper", [], replace=True)
     assert store.list_balances("paper") == []
+
+
+def test_stop_and_trailing_fields_round_trip_exactly(store: Store) -> None:
+    order = replace(make_order(), stop_price=Decimal("59000.10"), trail_percent=Decimal("1.5"))
+    store.save_order(order)
+    assert store.get_order(order.client_order_id) == order

@@ -79,7 +79,7 @@ async def test_a_runtime_error_is_logged_and_the_next_kline_still_runs(
         ('{"action": "buy", "quantity": -0.01}', ["'quantity'", "-0.01"]),
         ('{"action": "buy", "quantity": True}', ["'quantity'", "True"]),
         ('{"action": "buy", "quantity": 0.01, "colour": "red"}', ["colour"]),
-        ('{"action": "buy", "quantity": 0.01, "type": "limit"}', ["'type'", "'limit'"]),
+        ('{"action": "buy", "quantity": 0.01, "type": "limit"}', ["'price'", "limit"]),
         ('"buy"', ["dict", "'buy'"]),
         (
             '[{"action": "buy", "quantity": 0.01}, {"action": "sell", "quantity": 0}]',

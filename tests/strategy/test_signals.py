@@ -34,7 +34,7 @@ def test_a_float_quantity_keeps_its_shortest_decimal_spelling() -> None:
 
 def test_close_needs_no_quantity() -> None:
     assert parse_signals({"action": "close", "reason": "done"}, where=WHERE) == [
-        Signal("close", Decimal(0), "market", "done")
+        Signal("close", None, "market", "done")
     ]
 
 
@@ -44,7 +44,7 @@ def test_a_list_of_signals_keeps_its_order_and_drops_holds() -> None:
         where=WHERE,
     )
     assert signals == [Signal("buy", Decimal(1)), Signal("sell", Decimal("0.5"))]
-    assert parse_signals(({"action": "close"},), where=WHERE) == [Signal("close", Decimal(0))]
+    assert parse_signals(({"action": "close"},), where=WHERE) == [Signal("close", None)]
 
 
 @pytest.mark.parametrize(
@@ -56,11 +56,22 @@ def test_a_list_of_signals_keeps_its_order_and_drops_holds() -> None:
         ({"action": "buy", "quantity": 0}, ["'quantity'", "got 0", "positive number"]),
         ({"action": "buy", "quantity": True}, ["'quantity'", "True"]),
         ({"action": "buy", "quantity": "1"}, ["'quantity'", "'1'"]),
-        ({"action": "buy"}, ["'quantity'", "None"]),
+        ({"action": "buy"}, ["'quantity'", "got nothing"]),
         ({"action": "buy", "quantity": float("nan")}, ["'quantity'", "nan"]),
         ({"action": "buy", "quantity": float("inf")}, ["'quantity'", "inf"]),
-        ({"action": "sell", "quantity": 1, "colour": "red"}, ["colour", "expected action, price, quantity"]),
-        ({"action": "buy", "quantity": 1, "type": "limit"}, ["'type'", "'limit'", "market"]),
+        ({"action": "sell", "quantity": 1, "colour": "red"}, ["colour", "expected action, quantity, type"]),
+        ({"action": "buy", "quantity": 1, "type": "iceberg"}, ["'type'", "'iceberg'", "market, limit"]),
+        ({"action": "buy", "quantity": 1, "type": "limit"}, ["'price'", "got nothing", "limit"]),
+        ({"action": "buy", "quantity": 1, "type": "limit", "price": -5}, ["'price'", "-5", "positive"]),
+        ({"action": "buy", "quantity": 1, "price": 100}, ["'price'", "100", "market order does not take"]),
+        ({"action": "sell", "quantity": 1, "type": "stop_market"}, ["'stop_price'", "stop_market"]),
+        ({"action": "sell", "quantity": 1, "type": "stop_limit", "stop_price": 9}, ["'price'", "stop_limit"]),
+        ({"action": "sell", "quantity": 1, "type": "trailing_stop"}, ["'trail_percent'", "trailing_stop"]),
+        (
+            {"action": "sell", "quantity": 1, "type": "trailing_stop", "trail_percent": 150},
+            ["'trail_percent'", "150", "0 < p < 100"],
+        ),
+        ({"action": "cancel", "quantity": 1}, ["quantity", "'cancel'"]),
         ({"action": "buy", "quantity": 1, "reason": 5}, ["'reason'", "5", "string"]),
         ("buy", ["dict", "str", "'buy'"]),
         (42, ["dict", "int", "42"]),
@@ -82,3 +93,25 @@ def test_a_bad_signal_in_a_list_is_named_by_its_position_and_fails_the_whole_lis
         parse_signals([{"action": "buy", "quantity": 1}, {"action": "buy", "quantity": -2}], where=WHERE)
     assert str(caught.value).startswith(f"{WHERE}, signal 1: ")
     assert "-2" in str(caught.value)
+
+
+def test_every_order_type_with_its_fields() -> None:
+    signals = parse_signals(
+        [
+            {"action": "buy", "quantity": 1, "type": "limit", "price": 100.5},
+            {"action": "sell", "quantity": 1, "type": "stop_market", "stop_price": 90},
+            {"action": "sell", "quantity": 1, "type": "stop_limit", "stop_price": 90, "price": 89.5},
+            {"action": "sell", "quantity": 1, "type": "trailing_stop", "trail_percent": 1.5},
+            {"action": "close", "quantity": 0.5, "reason": "half"},
+            {"action": "cancel", "reason": "new plan"},
+        ],
+        where=WHERE,
+    )
+    assert signals == [
+        Signal("buy", Decimal(1), "limit", price=Decimal("100.5")),
+        Signal("sell", Decimal(1), "stop_market", stop_price=Decimal(90)),
+        Signal("sell", Decimal(1), "stop_limit", price=Decimal("89.5"), stop_price=Decimal(90)),
+        Signal("sell", Decimal(1), "trailing_stop", trail_percent=Decimal("1.5")),
+        Signal("close", Decimal("0.5"), reason="half"),
+        Signal("cancel", reason="new plan"),
+    ]

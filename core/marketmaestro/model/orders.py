@@ -62,6 +62,10 @@ class Order:
     strategy: str = ""
     reason: str = ""
     status: OrderStatus = OrderStatus.CREATED
+    stop_price: Decimal | None = None
+    """The trigger price of a stop order."""
+    trail_percent: Decimal | None = None
+    """How far (percent) a trailing stop follows the best price."""
     venue_order_id: str | None = None
     filled_quantity: Decimal = Decimal(0)
     average_price: Decimal | None = None

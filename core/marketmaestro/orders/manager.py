@@ -23,6 +23,7 @@ import trio
 from marketmaestro.exchanges import Exchange, ExchangeError, OrderRejected, RetryableError
 from marketmaestro.logs import log_event
 from marketmaestro.messages import (
+    CancelOrdersMsg,
     GetStatusMsg,
     KlineDataMsg,
     OrderBookDataMsg,
@@ -39,6 +40,7 @@ from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import BadRequest, Component, Mailbox, RequestFailed, RequestTimeout
 
 SUBMIT_ATTEMPTS = 3
+OPEN_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 SUBMIT_BACKOFF = 0.5
 
 
@@ -87,6 +89,8 @@ class OrderManager(Component):
                     self.last_price[book.symbol] = Decimal(repr(book.mid))
             case PlaceOrderMsg():
                 return await self._place(msg)
+            case CancelOrdersMsg():
+                return await self._cancel_all(msg)
             case GetStatusMsg():
                 return {"orders": dict(self.counts)}
             case _:
@@ -137,6 +141,7 @@ class OrderManager(Component):
             raise BadRequest(f"order for exchange {msg.exchange!r} sent to {self.exchange!r}")
         quantity = instrument.round_quantity(msg.quantity)
         price = instrument.round_price(msg.price) if msg.price is not None else None
+        stop_price = instrument.round_price(msg.stop_price) if msg.stop_price is not None else None
         order = Order(
             client_order_id=self.id_factory(),
             exchange=msg.exchange,
@@ -147,6 +152,8 @@ class OrderManager(Component):
             price=price,
             strategy=msg.strategy,
             reason=msg.reason,
+            stop_price=stop_price,
+            trail_percent=msg.trail_percent,
         )
         await self._store(order, previous=None)
         reference = price if price is not None else self.last_price.get(msg.symbol)
@@ -168,6 +175,26 @@ class OrderManager(Component):
             )
         order = await self._transition(order, OrderStatus.SUBMITTED)
         return await self._submit(order)
+
+    async def _cancel_all(self, msg: CancelOrdersMsg) -> list[Order]:
+        """Cancel the strategy's open orders on the symbol; each ends cancelled, or as the exchange says."""
+        results = []
+        for status in OPEN_STATUSES:
+            for order in await self.store.list_orders(
+                exchange=msg.exchange, symbol=msg.symbol, strategy=msg.strategy, status=status, limit=1000
+            ):
+                try:
+                    cancelled = await self.adapter.cancel_order(order)
+                except ExchangeError as exc:
+                    log_event(
+                        "order.cancel_failed",
+                        level="warning",
+                        client_order_id=order.client_order_id,
+                        error=str(exc),
+                    )
+                    continue
+                results.append(await self._transition(order, cancelled.status, error=msg.reason or None))
+        return results
 
     async def _submit(self, order: Order) -> Order:
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):

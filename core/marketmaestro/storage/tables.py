@@ -56,6 +56,8 @@ class OrderRow(SQLModel, table=True):
     type: str
     quantity: Decimal = Field(sa_type=DecimalText)
     price: Decimal | None = Field(default=None, sa_type=DecimalText)
+    stop_price: Decimal | None = Field(default=None, sa_type=DecimalText)
+    trail_percent: Decimal | None = Field(default=None, sa_type=DecimalText)
     status: str = Field(index=True)
     filled_quantity: Decimal = Field(sa_type=DecimalText)
     average_price: Decimal | None = Field(default=None, sa_type=DecimalText)
@@ -78,6 +80,8 @@ class OrderRow(SQLModel, table=True):
             "type": order.type.value,
             "quantity": order.quantity,
             "price": order.price,
+            "stop_price": order.stop_price,
+            "trail_percent": order.trail_percent,
             "status": order.status.value,
             "filled_quantity": order.filled_quantity,
             "average_price": order.average_price,
@@ -86,7 +90,7 @@ class OrderRow(SQLModel, table=True):
             "created_at": order.created_at,
             "updated_at": order.updated_at,
         }
-        money = ("quantity", "price", "filled_quantity", "average_price")
+        money = ("quantity", "price", "stop_price", "trail_percent", "filled_quantity", "average_price")
         return _checked(f"order {order.client_order_id!r}", values, money)
 
     def to_order(self) -> Order:
@@ -101,6 +105,8 @@ class OrderRow(SQLModel, table=True):
             type=OrderType(self.type),
             quantity=self.quantity,
             price=self.price,
+            stop_price=self.stop_price,
+            trail_percent=self.trail_percent,
             status=OrderStatus(self.status),
             filled_quantity=self.filled_quantity,
             average_price=self.average_price,

@@ -19,6 +19,7 @@ from marketmaestro.config import StrategyConfig
 from marketmaestro.exchanges import Exchange
 from marketmaestro.logs import log_event
 from marketmaestro.messages import (
+    CancelOrdersMsg,
     GetBalancesMsg,
     GetPositionMsg,
     GetStatusMsg,
@@ -28,8 +29,10 @@ from marketmaestro.messages import (
     TickerDataMsg,
 )
 from marketmaestro.model import INTERVAL_SECONDS, Fill, Kline, Order, OrderBook, OrderType, Side, Ticker
+from marketmaestro.orders.manager import OPEN_STATUSES
 from marketmaestro.plugins.registry import Registry
 from marketmaestro.storage import AsyncStore
+from marketmaestro.strategy.builtins import MATH_BUILTINS
 from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
 from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
 from marketmaestro.supervision import (
@@ -53,6 +56,7 @@ class _CallContext:
     position: dict[str, float]
     balances: dict[str, float]
     timestamp: int
+    open_orders: tuple[dict[str, Any], ...] = ()
 
 
 class StrategyRunner(Component):
@@ -99,6 +103,7 @@ class StrategyRunner(Component):
         self.signals = 0
         self.errors = 0
         self._order_events: list[Order] = []
+        self.uses_open_orders = False
 
     @property
     def name(self) -> str:
@@ -115,6 +120,7 @@ class StrategyRunner(Component):
 
     def _builtins(self) -> dict[str, Any]:
         functions: dict[str, Any] = {name: entry.function for name, entry in self.registry.functions.items()}
+        functions.update(MATH_BUILTINS)
         functions.update(
             get_config=lambda key, default=None: self.config.get(key, default),
             get_state=lambda key, default=None: self.state.get(key, default),
@@ -124,8 +130,7 @@ class StrategyRunner(Component):
             position=lambda: dict(self._ctx.position),
             balance=lambda asset: self._ctx.balances.get(str(asset).upper(), 0.0),
             now=lambda: self._ctx.timestamp,
-            round=lambda x, ndigits=0: round(float(x), int(ndigits)),
-            sum=lambda values: float(sum(values)),
+            open_orders=lambda: [dict(order) for order in self._ctx.open_orders],
         )
         return functions
 
@@ -144,6 +149,8 @@ class StrategyRunner(Component):
             )
         self.config = config
         self.script = script
+        # Reading open orders costs a query per callback: only for strategies that ask for them.
+        self.uses_open_orders = "open_orders" in self.spec.file.read_text()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -261,6 +268,7 @@ class StrategyRunner(Component):
             },
             {b.asset: float(b.free) for b in balances},
             timestamp,
+            await self._open_orders() if self.uses_open_orders else (),
         )
         where = f"{self.spec.file.name} {callback}()"
         try:
@@ -324,11 +332,18 @@ class StrategyRunner(Component):
 
     async def _act(self, signal: Signal, position: Decimal) -> None:
         assert self.exchange is not None
-        side, quantity = (Side.BUY if signal.action == "buy" else Side.SELL), signal.quantity
+        if signal.action == "cancel":
+            await self._cancel(signal)
+            return
+        side = Side.BUY if signal.action == "buy" else Side.SELL
+        quantity = signal.quantity
         if signal.action == "close":
             if position == 0:
                 return
-            side, quantity = (Side.SELL if position > 0 else Side.BUY), abs(position)
+            # The whole position, or the part asked for (never more: a close does not open the other side).
+            side = Side.SELL if position > 0 else Side.BUY
+            quantity = abs(position) if quantity is None else min(quantity, abs(position))
+        assert quantity is not None  # parse_signals requires one for buy and sell
         self.signals += 1
         log_event(
             "strategy.signal",
@@ -345,7 +360,10 @@ class StrategyRunner(Component):
             OrderType(signal.type),
             quantity,
             self.name,
+            price=signal.price,
             reason=signal.reason,
+            stop_price=signal.stop_price,
+            trail_percent=signal.trail_percent,
         )
         try:
             order = await self.orders.request(place, self.request_timeout)
@@ -365,6 +383,33 @@ class StrategyRunner(Component):
         )
         if self.wants("on_order") or self.wants("on_fill"):
             self._order_events.append(order)
+
+    async def _open_orders(self) -> tuple[dict[str, Any], ...]:
+        assert self.exchange is not None
+        found: list[Order] = []
+        for status in OPEN_STATUSES:
+            found += await self.store.list_orders(
+                exchange=self.exchange, symbol=self.symbol, strategy=self.name, status=status, limit=1000
+            )
+        return tuple(_order_dict(order) for order in sorted(found, key=lambda o: o.created_at))
+
+    async def _cancel(self, signal: Signal) -> None:
+        assert self.exchange is not None
+        self.signals += 1
+        log_event(
+            "strategy.signal", strategy=self.name, symbol=self.symbol, action="cancel", reason=signal.reason
+        )
+        try:
+            orders = await self.orders.request(
+                CancelOrdersMsg(self.exchange, self.symbol, self.name, signal.reason), self.request_timeout
+            )
+        except (RequestFailed, RequestTimeout) as exc:
+            log_event(
+                "strategy.order_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc)
+            )
+            return
+        if self.wants("on_order"):
+            self._order_events.extend(orders)
 
     async def _deliver_order_events(self) -> None:
         """Tell the strategy what became of its orders (``on_order``) and their fills (``on_fill``).
