@@ -51,8 +51,9 @@ def _register_builtin_commands() -> None:
     from marketmaestro.cli.logs_cmd import logs
     from marketmaestro.cli.plugins_cmd import plugins
     from marketmaestro.cli.run_cmd import run
+    from marketmaestro.cli.strategy_cmd import strategy
 
-    for command in (run, plugins, config, db, logs):
+    for command in (run, strategy, plugins, config, db, logs):
         main.add_command(command)
 
 

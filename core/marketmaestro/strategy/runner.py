@@ -7,9 +7,7 @@ the complete builtin set are the strategy engine's work (see docs/architecture.m
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,11 +26,19 @@ from marketmaestro.messages import (
     PlaceOrderMsg,
     TickerDataMsg,
 )
-from marketmaestro.model import INTERVAL_SECONDS, Fill, Kline, Order, OrderBook, OrderType, Side, Ticker
+from marketmaestro.model import Kline, Order, OrderType, Side
 from marketmaestro.orders.manager import OPEN_STATUSES
 from marketmaestro.plugins.registry import Registry
 from marketmaestro.storage import AsyncStore
-from marketmaestro.strategy.builtins import MATH_BUILTINS
+from marketmaestro.strategy.engine import (
+    CallContext,
+    StrategyEngine,
+    fill_dict,
+    kline_dict,
+    order_dict,
+    orderbook_dict,
+    ticker_dict,
+)
 from marketmaestro.strategy.sandbox import StarlarkScript, StrategyLoadError, StrategyRuntimeError
 from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
 from marketmaestro.supervision import (
@@ -47,16 +53,6 @@ from marketmaestro.supervision.mailbox import reply, reply_failure
 
 STOP_TIMEOUT = 2.0
 MAX_ORDER_EVENT_ROUNDS = 10
-
-
-@dataclass
-class _CallContext:
-    """What the builtins of one callback see: a snapshot taken before the call."""
-
-    position: dict[str, float]
-    balances: dict[str, float]
-    timestamp: int
-    open_orders: tuple[dict[str, Any], ...] = ()
 
 
 class StrategyRunner(Component):
@@ -91,19 +87,12 @@ class StrategyRunner(Component):
         self.health = health
         self.health_name = health_name
         self.request_timeout = request_timeout
-        self.history: deque[Kline] = deque(maxlen=history_max)
-        self.config: dict[str, Any] = {}
-        self.state: dict[str, Any] = {}
-        self._dirty: set[str] = set()
-        self._lines: list[tuple[str, str]] = []
-        self._ctx = _CallContext({}, {}, 0)
-        self._lock = threading.Lock()
-        self.script: StarlarkScript | None = None
+        functions = {name: entry.function for name, entry in registry.functions.items()}
+        self.engine = StrategyEngine(spec.file, functions, spec.config, history_max=history_max)
         self.load_error: str | None = None
         self.signals = 0
         self.errors = 0
         self._order_events: list[Order] = []
-        self.uses_open_orders = False
 
     @property
     def name(self) -> str:
@@ -111,50 +100,22 @@ class StrategyRunner(Component):
 
     @property
     def interval(self) -> str:
-        return str(self.config.get("interval", "1m"))
+        return self.engine.interval
+
+    @property
+    def script(self) -> StarlarkScript | None:
+        return self.engine.script
+
+    @property
+    def history(self) -> deque[Kline]:
+        return self.engine.history
 
     def wants(self, callback: str) -> bool:
-        return self.script is not None and callback in self.script.callbacks
-
-    # --- loading ------------------------------------------------------------------------------------------
-
-    def _builtins(self) -> dict[str, Any]:
-        functions: dict[str, Any] = {name: entry.function for name, entry in self.registry.functions.items()}
-        functions.update(MATH_BUILTINS)
-        functions.update(
-            get_config=lambda key, default=None: self.config.get(key, default),
-            get_state=lambda key, default=None: self.state.get(key, default),
-            set_state=self._set_state,
-            log=lambda *parts: self._lines.append(("log", " ".join(str(p) for p in parts))),
-            history=self._history_columns,
-            position=lambda: dict(self._ctx.position),
-            balance=lambda asset: self._ctx.balances.get(str(asset).upper(), 0.0),
-            now=lambda: self._ctx.timestamp,
-            open_orders=lambda: [dict(order) for order in self._ctx.open_orders],
-        )
-        return functions
-
-    def _load(self) -> None:
-        script = StarlarkScript(
-            self.spec.file, self._builtins(), lambda line: self._lines.append(("print", line))
-        )
-        defaults = script.call("settings")
-        if not isinstance(defaults, dict):
-            raise StrategyLoadError(f"{self.spec.file}: settings() must return a dict, got {defaults!r}")
-        config = {**defaults, **self.spec.config}
-        interval = config.setdefault("interval", "1m")
-        if interval not in INTERVAL_SECONDS:
-            raise StrategyLoadError(
-                f"{self.spec.file}: interval got {interval!r}; expected one of {', '.join(INTERVAL_SECONDS)}"
-            )
-        self.config = config
-        self.script = script
-        # Reading open orders costs a query per callback: only for strategies that ask for them.
-        self.uses_open_orders = "open_orders" in self.spec.file.read_text()
+        return self.engine.wants(callback)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
-            await trio.to_thread.run_sync(self._load)
+            await trio.to_thread.run_sync(self.engine.load)
         except (StrategyLoadError, StrategyRuntimeError) as exc:
             # Restarting cannot fix a broken file: report it and stay out of the way of the others.
             self.load_error = str(exc)
@@ -183,7 +144,7 @@ class StrategyRunner(Component):
 
     async def on_start(self) -> None:
         assert self.exchange is not None
-        self.state = await self.store.strategy_state(self.exchange, self.symbol, self.name)
+        self.engine.state = await self.store.strategy_state(self.exchange, self.symbol, self.name)
         if not self.history:
             for kline in await self.adapter.klines(self.symbol, self.interval, self.history.maxlen or 0):
                 self.history.append(kline)
@@ -203,27 +164,6 @@ class StrategyRunner(Component):
             with trio.move_on_after(STOP_TIMEOUT):
                 await self._invoke("on_stop")
 
-    # --- builtins -----------------------------------------------------------------------------------------
-
-    def _set_state(self, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise ValueError(f"set_state: key must be a string, got {key!r}")
-        self.state[key] = value
-        self._dirty.add(key)
-
-    def _history_columns(self, n: int) -> dict[str, list[float]]:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"history(n): n must be a positive int, got {n!r}")
-        klines = list(self.history)[-n:]
-        return {
-            "open": [k.open for k in klines],
-            "high": [k.high for k in klines],
-            "low": [k.low for k in klines],
-            "close": [k.close for k in klines],
-            "volume": [k.volume for k in klines],
-            "timestamp": [k.timestamp for k in klines],
-        }
-
     # --- data ---------------------------------------------------------------------------------------------
 
     async def handle(self, msg: Any) -> Any:
@@ -231,13 +171,13 @@ class StrategyRunner(Component):
             case KlineDataMsg(kline=kline) if kline.symbol == self.symbol and kline.interval == self.interval:
                 self.history.append(kline)
                 if self.wants("on_kline"):
-                    await self._invoke("on_kline", _kline_dict(kline), timestamp=kline.timestamp)
+                    await self._invoke("on_kline", kline_dict(kline), timestamp=kline.timestamp)
             case TickerDataMsg(ticker=ticker) if ticker.symbol == self.symbol and self.wants("on_ticker"):
-                await self._invoke("on_ticker", _ticker_dict(ticker), timestamp=ticker.timestamp)
+                await self._invoke("on_ticker", ticker_dict(ticker), timestamp=ticker.timestamp)
             case OrderBookDataMsg(orderbook=book) if book.symbol == self.symbol and self.wants(
                 "on_orderbook"
             ):
-                await self._invoke("on_orderbook", _orderbook_dict(book), timestamp=book.timestamp)
+                await self._invoke("on_orderbook", orderbook_dict(book), timestamp=book.timestamp)
             case KlineDataMsg() | TickerDataMsg() | OrderBookDataMsg():
                 pass
             case GetStatusMsg():
@@ -260,7 +200,7 @@ class StrategyRunner(Component):
             GetPositionMsg(self.exchange, self.symbol, self.name), self.request_timeout
         )
         balances = await self.portfolio.request(GetBalancesMsg(self.exchange), self.request_timeout)
-        self._ctx = _CallContext(
+        self.engine.context = CallContext(
             {
                 "quantity": float(position.quantity),
                 "average_price": float(position.average_price),
@@ -268,7 +208,7 @@ class StrategyRunner(Component):
             },
             {b.asset: float(b.free) for b in balances},
             timestamp,
-            await self._open_orders() if self.uses_open_orders else (),
+            await self._open_orders() if self.engine.uses_open_orders else (),
         )
         where = f"{self.spec.file.name} {callback}()"
         try:
@@ -302,33 +242,15 @@ class StrategyRunner(Component):
             await self._deliver_order_events()
 
     def _call(self, callback: str, args: tuple[Any, ...]) -> Any:
-        assert self.script is not None
-        with self._lock:
-            return self.script.call(callback, *args)
+        return self.engine.call(callback, *args)
 
     async def _flush(self) -> None:
         """Emit what the callback logged and store the state it changed."""
-        lines, self._lines = self._lines, []
-        for kind, text in lines:
+        for kind, text in self.engine.take_lines():
             log_event(f"strategy.{kind}", strategy=self.name, symbol=self.symbol, message=text)
-        dirty, self._dirty = self._dirty, set()
         assert self.exchange is not None
-        for key in sorted(dirty):
-            try:
-                await self.store.set_strategy_state(
-                    self.exchange, self.symbol, self.name, key, self.state.get(key)
-                )
-            except ValueError as exc:
-                # The value cannot be stored (NaN, say): the strategy's mistake, reported against it.
-                self.errors += 1
-                self.state.pop(key, None)
-                log_event(
-                    "strategy.error",
-                    level="error",
-                    strategy=self.name,
-                    symbol=self.symbol,
-                    error=f"{self.spec.file.name}: set_state({key!r}): {exc}",
-                )
+        for key, value in self.engine.take_dirty().items():
+            await self.store.set_strategy_state(self.exchange, self.symbol, self.name, key, value)
 
     async def _act(self, signal: Signal, position: Decimal) -> None:
         assert self.exchange is not None
@@ -391,7 +313,7 @@ class StrategyRunner(Component):
             found += await self.store.list_orders(
                 exchange=self.exchange, symbol=self.symbol, strategy=self.name, status=status, limit=1000
             )
-        return tuple(_order_dict(order) for order in sorted(found, key=lambda o: o.created_at))
+        return tuple(order_dict(order) for order in sorted(found, key=lambda o: o.created_at))
 
     async def _cancel(self, signal: Signal) -> None:
         assert self.exchange is not None
@@ -424,11 +346,11 @@ class StrategyRunner(Component):
             events, self._order_events = self._order_events, []
             for order in events:
                 if self.wants("on_order"):
-                    await self._invoke("on_order", _order_dict(order))
+                    await self._invoke("on_order", order_dict(order))
                 if self.wants("on_fill") and order.filled_quantity > 0:
                     fills = await self.store.list_fills(client_order_id=order.client_order_id)
                     for fill in reversed(fills):  # oldest first
-                        await self._invoke("on_fill", _fill_dict(fill))
+                        await self._invoke("on_fill", fill_dict(fill))
         if self._order_events:
             self.errors += 1
             log_event(
@@ -440,72 +362,3 @@ class StrategyRunner(Component):
                 f"{MAX_ORDER_EVENT_ROUNDS} rounds deep; the rest are not delivered",
             )
             self._order_events.clear()
-
-
-def _order_dict(o: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id,
-        "symbol": o.symbol,
-        "side": o.side.value,
-        "type": o.type.value,
-        "quantity": float(o.quantity),
-        "price": None if o.price is None else float(o.price),
-        "status": o.status.value,
-        "filled_quantity": float(o.filled_quantity),
-        "average_price": None if o.average_price is None else float(o.average_price),
-        "reason": o.reason,
-        "error": o.error,
-    }
-
-
-def _fill_dict(f: Fill) -> dict[str, Any]:
-    return {
-        "fill_id": f.fill_id,
-        "client_order_id": f.client_order_id,
-        "symbol": f.symbol,
-        "side": f.side.value,
-        "quantity": float(f.quantity),
-        "price": float(f.price),
-        "fee": float(f.fee),
-        "fee_currency": f.fee_currency,
-        "timestamp": f.timestamp,
-    }
-
-
-def _kline_dict(k: Kline) -> dict[str, Any]:
-    return {
-        "symbol": k.symbol,
-        "interval": k.interval,
-        "timestamp": k.timestamp,
-        "open": k.open,
-        "high": k.high,
-        "low": k.low,
-        "close": k.close,
-        "volume": k.volume,
-        "closed": k.closed,
-    }
-
-
-def _ticker_dict(t: Ticker) -> dict[str, Any]:
-    return {
-        "symbol": t.symbol,
-        "timestamp": t.timestamp,
-        "last": t.last,
-        "bid": t.bid,
-        "ask": t.ask,
-        "volume_24h": t.volume_24h,
-        "change_24h": t.change_24h,
-    }
-
-
-def _orderbook_dict(b: OrderBook) -> dict[str, Any]:
-    return {
-        "symbol": b.symbol,
-        "timestamp": b.timestamp,
-        "bids": [list(level) for level in b.bids],
-        "asks": [list(level) for level in b.asks],
-        "best_bid": b.best_bid,
-        "best_ask": b.best_ask,
-        "mid": b.mid,
-        "spread": b.spread,
-    }
