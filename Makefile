@@ -41,6 +41,7 @@ pytest: install browser
 test: lint typecheck pytest
 
 bench: install
+	$(BIN)/python -m pip install --quiet backtesting  # the peer the benchmarks compare against
 	$(BIN)/python bench/run.py
 
 clean:
