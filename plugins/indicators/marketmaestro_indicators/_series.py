@@ -7,6 +7,7 @@ check names the indicator, the argument, the value received and what was expecte
 
 from __future__ import annotations
 
+import math
 import reprlib
 from typing import TypeAlias
 
@@ -68,13 +69,48 @@ def as_series(values: object, *, indicator: str, argument: str = "values") -> Fl
         ) from None
 
 
-def check_period(period: object, *, indicator: str, argument: str = "period") -> int:
-    """``period`` itself when it is an int >= 1; ``TypeError`` or ``ValueError`` otherwise."""
+def check_period(period: object, *, indicator: str, argument: str = "period", minimum: int = 1) -> int:
+    """``period`` itself when it is an int >= ``minimum``; ``TypeError`` or ``ValueError`` otherwise.
+
+    ``minimum`` is 2 for statistics that need two points (a regression slope), 0 for a shift.
+    """
     if not isinstance(period, int) or isinstance(period, bool):
-        raise TypeError(f"{indicator}(): {argument} must be an int >= 1, got {describe(period)}")
-    if period < 1:
-        raise ValueError(f"{indicator}(): {argument} must be an int >= 1, got {period}")
+        raise TypeError(f"{indicator}(): {argument} must be an int >= {minimum}, got {describe(period)}")
+    if period < minimum:
+        raise ValueError(f"{indicator}(): {argument} must be an int >= {minimum}, got {period}")
     return period
+
+
+def as_number(value: object, *, indicator: str, argument: str) -> float:
+    """``value`` (an int or a float, not a bool) as a finite float.
+
+    Raises ``TypeError`` for anything else and ``ValueError`` for NaN, infinities and ints beyond
+    float64's range: a parameter such as a multiplier or a price level must be a real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{indicator}(): {argument} must be a number (int or float), got {describe(value)}")
+    if _overflows(value) or not math.isfinite(value):
+        raise ValueError(f"{indicator}(): {argument} must be a finite number, got {_short.repr(value)}")
+    return float(value)
+
+
+def check_same_length(*, indicator: str, **series: FloatArray) -> int:
+    """The common length of ``series`` (keyword arguments named as the indicator's arguments).
+
+    Raises ``ValueError`` naming every argument and its length when they differ, e.g.
+    ``donchian(): high and low must have the same length, got 10 and 9``: bars of different
+    lengths cannot be aligned, and guessing which end to trim would hide a bug in the strategy.
+    """
+    lengths = {name: len(values) for name, values in series.items()}
+    if len(set(lengths.values())) > 1:
+        names, counts = list(lengths), [str(count) for count in lengths.values()]
+        raise ValueError(f"{indicator}(): {_and(names)} must have the same length, got {_and(counts)}")
+    return next(iter(lengths.values()), 0)
+
+
+def _and(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def all_nan(length: int) -> list[float]:

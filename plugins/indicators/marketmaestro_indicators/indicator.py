@@ -6,8 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-IndicatorFunction: TypeAlias = Callable[..., list[float] | dict[str, list[float]]]
-"""What an indicator returns: one series, or several named series (e.g. a band's upper and lower)."""
+IndicatorFunction: TypeAlias = Callable[
+    ..., list[float] | list[bool] | dict[str, list[float]] | dict[str, float]
+]
+"""What an indicator returns: one series, or several named series (e.g. a band's upper and lower).
+
+Two shapes are rarer: a series of booleans for events (``crossover``), and named numbers for what
+is not a series by nature (``fibonacci``'s levels between one high and one low).
+"""
 
 
 @dataclass(frozen=True)
