@@ -178,7 +178,9 @@ async def test_an_exchange_failing_past_the_root_policy_stops_the_bot_with_exit_
 
 
 async def test_an_exchange_that_keeps_failing_after_the_start_stops_a_running_bot(tmp_path: Path) -> None:
-    plugin, recorder = FlakyPlugin(stream_failures=None, failure_delay=0.05), HookRecorder()
+    # Slow enough failures for the bot to finish starting first: flaky starts before paper, whose strategy
+    # needs about a second to start its worker process, and flaky's fourth failure stops the bot.
+    plugin, recorder = FlakyPlugin(stream_failures=None, failure_delay=1.0), HookRecorder()
     settings = two_exchanges(tmp_path, {**SUPERVISION, "max_restarts": 1})
     config, host = load(settings, ("flaky_plugin", plugin), ("recorder", recorder))
     exit_codes: list[int] = []

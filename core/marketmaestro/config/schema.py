@@ -135,6 +135,12 @@ class StrategyConfig(_Section):
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
     """Handed to the strategy as its ``config``; keys keep their case."""
+    memory_mb: int = Field(512, ge=64)
+    """MiB of memory the strategy's worker process may use on top of its own start-up footprint."""
+    callback_timeout: float = Field(2.0, gt=0)
+    """Seconds one callback (or loading the file) may run before its worker is killed."""
+    max_consecutive_errors: int = Field(10, ge=1)
+    """Runtime errors in a row after which the strategy is paused until its file changes."""
 
     @field_validator("config")
     @classmethod

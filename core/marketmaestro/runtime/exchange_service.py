@@ -157,8 +157,11 @@ async def _run_strategies(
     bot.strategies_stopped.append(stopped)
     try:
         async with trio.open_nursery() as strategies:
-            for runner in runners:
-                await _start(strategies, bot, runner.health_name, runner.run)
+            # Started side by side: each starts a worker process (about half a second), so one after the other
+            # would make start-up grow with the number of strategies.
+            async with trio.open_nursery() as starting:
+                for runner in runners:
+                    starting.start_soon(_start, strategies, bot, runner.health_name, runner.run)
             task_status.started()
             await bot.stop_strategies.wait()
             strategies.cancel_scope.cancel()
