@@ -396,3 +396,50 @@ async def test_a_worker_that_dies_reports_why_and_refuses_further_requests(tmp_p
     assert (died.value.reason, died.value.exit_code) == ("crashed: killed by SIGKILL", -9)
     assert again.value is died.value
     assert not client.alive
+
+
+async def test_a_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
+    """trio starts processes from its worker threads, which end after 10 idle seconds; a worker tied to that
+    thread (prctl PR_SET_PDEATHSIG) was killed then, in the middle of a healthy run."""
+    file = write_strategy(tmp_path, COUNTING)
+    with trio.fail_after(40):
+        client = await WorkerClient.start(WorkerLimits(callback_timeout=BUDGET), WorkerPlugins())
+        try:
+            await client.load(file, {}, 10)
+            await trio.sleep(12)  # longer than trio's idle-thread timeout (10 s)
+            answer = await client.call("on_kline", ({"close": 1.0},), {})
+            assert client.alive and answer.error is None
+        finally:
+            await client.aclose()
+
+
+PARENT_SCRIPT = """
+import os, subprocess, sys, time
+worker = [sys.executable, "-m", "marketmaestro.strategy.worker", str(os.getpid())]
+child = subprocess.Popen(worker, stdin=subprocess.PIPE)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_worker_ends_soon_after_its_parent_dies() -> None:
+    """Even killed by SIGKILL, the bot leaves no worker behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT], stdout=subprocess.PIPE, text=True) as parent:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        parent.kill()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} still running 5 s after its parent died")

@@ -37,13 +37,13 @@ strategy prints or logs travels back in ``lines``.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import pickle
 import resource
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +54,6 @@ from marketmaestro.strategy.engine import CallContext, StrategyEngine
 from marketmaestro.strategy.isolation import HEADER, OUT_OF_MEMORY_EXIT, encode
 from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError
 
-_PR_SET_PDEATHSIG = 1
 _FALLBACK_BASELINE_KB = 256 * 1024
 """Data memory assumed for the worker itself where /proc cannot say (not Linux)."""
 
@@ -182,13 +181,24 @@ def _limit_data(baseline_kb: int, memory_mb: int) -> int:
     return limit // 1024
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
 def _die_with_parent(parent: int) -> None:
-    """Have the kernel kill this process when the bot dies (even by SIGKILL), on Linux: a worker stuck in a
-    loop never reads the end of its stdin. Elsewhere the worker ends when its stdin closes."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl
+    """End this process soon after the bot dies (even by SIGKILL): a worker stuck in a loop never reads the
+    end of its stdin.
+
+    A thread that watches the parent's pid, because the GIL is released while Starlark runs, so it keeps
+    running beside a runaway callback. Not prctl(PR_SET_PDEATHSIG): that fires when the parent *thread* that
+    started the worker exits, and trio starts processes from worker threads that end after 10 idle seconds.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
         os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
