@@ -79,6 +79,7 @@ class StrategyEngine:
                 f"{self.file}: interval got {interval!r}; expected one of {', '.join(INTERVAL_SECONDS)}"
             )
         self.defaults, self.config, self.script = dict(defaults), config, script
+        script.set_global("config", config)
         # Reading open orders costs a query per callback: only for strategies that ask for them.
         self.uses_open_orders = "open_orders" in self.file.read_text()
 
@@ -120,10 +121,12 @@ class StrategyEngine:
 
     # --- builtins -----------------------------------------------------------------------------------------
 
-    def _builtins(self) -> dict[str, Callable[..., Any]]:
+    def _builtins(self) -> dict[str, Any]:
         # Held in the script for its whole life: the binding keeps no reference of its own.
-        functions = {**self.functions, **MATH_BUILTINS}
+        functions: dict[str, Any] = {**self.functions, **MATH_BUILTINS}
         functions.update(
+            # Predeclared so the file resolves; replaced by the merged settings once settings() has run.
+            config={},
             get_config=lambda key, default=None: self.config.get(key, default),
             get_state=lambda key, default=None: self.state.get(key, default),
             set_state=self._set_state,

@@ -42,9 +42,7 @@ class StrategyRuntimeError(Exception):
 class StarlarkScript:
     """A loaded ``.star`` file and the builtins it may call."""
 
-    def __init__(
-        self, path: Path, builtins: Mapping[str, Callable[..., Any]], print_: Callable[[str], None]
-    ) -> None:
+    def __init__(self, path: Path, builtins: Mapping[str, Any], print_: Callable[[str], None]) -> None:
         self.path = path
         # Held for the script's whole life: the binding does not keep these alive itself.
         self._builtins = dict(builtins)
@@ -68,6 +66,10 @@ class StarlarkScript:
             raise StrategyLoadError(
                 f"{path}: a strategy must define at least one of {', '.join(DATA_CALLBACKS)}"
             )
+
+    def set_global(self, name: str, value: Any) -> None:
+        """Replace a predeclared global; the value arrives frozen (read-only) in Starlark."""
+        self._starlark.set(**{name: value})
 
     def call(self, name: str, *args: Any) -> Any:
         """Call a top-level function with plain Python arguments; blocks until it returns."""
