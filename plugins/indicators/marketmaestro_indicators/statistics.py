@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from marketmaestro_indicators._series import (
@@ -121,6 +122,13 @@ def standard_error(values: Sequence[float], period: int = 14) -> list[float]:
     return _pad(fit.length, errors)
 
 
+def _constant_windows(series: FloatArray, period: int) -> npt.NDArray[np.bool_]:
+    """For each full window, whether all its values are equal: no change between neighbours, counted with
+    an exact integer running sum (NaN and infinities count as changes, as a NaN range would)."""
+    changes = np.concatenate(([0], np.cumsum(np.diff(series) != 0)))
+    return np.asarray(changes[period - 1 :] - changes[: len(series) - period + 1] == 0)
+
+
 def correlation_coefficient(a: Sequence[float], b: Sequence[float], period: int = 30) -> list[float]:
     """Pearson's correlation coefficient of ``a`` and ``b`` over the last ``period`` bars.
 
@@ -138,12 +146,13 @@ def correlation_coefficient(a: Sequence[float], b: Sequence[float], period: int 
     windows_a, windows_b = sliding_window_view(first, period), sliding_window_view(second, period)
     da = windows_a - windows_a.mean(axis=1, keepdims=True)
     db = windows_b - windows_b.mean(axis=1, keepdims=True)
-    spread = np.sqrt((da**2).sum(axis=1)) * np.sqrt((db**2).sum(axis=1))
+    # einsum multiplies and sums in one pass, without the window-sized temporaries of (da**2).sum(...).
+    spread = np.sqrt(np.einsum("ij,ij->i", da, da)) * np.sqrt(np.einsum("ij,ij->i", db, db))
     # Constant windows are found by their range, which is exact; the deviations from a rounded mean
     # are not exactly zero and would give an arbitrary ratio.
-    constant = (np.ptp(windows_a, axis=1) == 0) | (np.ptp(windows_b, axis=1) == 0)
+    constant = _constant_windows(first, period) | _constant_windows(second, period)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.clip((da * db).sum(axis=1) / spread, -1.0, 1.0)
+        ratio = np.clip(np.einsum("ij,ij->i", da, db) / spread, -1.0, 1.0)
     return _pad(length, np.where(constant, 0.0, ratio))
 
 
