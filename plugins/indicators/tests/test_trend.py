@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import talib
 
+from marketmaestro_indicators import testing as checks
+from marketmaestro_indicators.testing import assert_series, by_key, joined
 from marketmaestro_indicators.trend import INDICATORS, adx, ichimoku, parabolic_sar, supertrend, vortex
 
 NAN = math.nan
@@ -19,6 +20,16 @@ Data = dict[str, list[float]]
 Result = Any  # what an indicator returns: a series, or a dict of them
 
 SERIES = ("high", "low", "close")
+
+
+def series_names(function: Callable[..., Result]) -> list[str]:
+    return checks.series_names(function, SERIES)
+
+
+def call(function: Callable[..., Result], data: Mapping[str, Sequence[float]], **params: Any) -> Result:
+    """``function`` applied to the fixture's columns its signature names."""
+    return checks.call(function, data, SERIES, **params)
+
 
 # Leading NaNs with the default parameters, per output key.
 WARM_UP: dict[Callable[..., Result], dict[str, int]] = {
@@ -38,33 +49,6 @@ HIGH, LOW, CLOSE = [10, 11, 12, 11, 13], [9, 10, 10, 9, 11], [9.5, 10.5, 11, 10,
 def columns(data: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """High, low and close, in the order the indicators take them."""
     return data["high"], data["low"], data["close"]
-
-
-def joined(words: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``, as error messages list arguments."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
-def series_names(function: Callable[..., Result]) -> list[str]:
-    return [name for name in inspect.signature(function).parameters if name in SERIES]
-
-
-def call(function: Callable[..., Result], data: Mapping[str, Sequence[float]], **params: Any) -> Result:
-    """``function`` applied to the fixture's columns its signature names."""
-    return function(*(data[name] for name in series_names(function)), **params)
-
-
-def by_key(result: Result) -> dict[str, list[float]]:
-    return result if isinstance(result, dict) else {"": result}
-
-
-def assert_series(
-    actual: list[float], expected: Sequence[float] | npt.NDArray[np.float64], *, tol: float = 1e-12
-) -> None:
-    """A list of Python floats equal to ``expected``, NaN exactly where ``expected`` is NaN."""
-    assert isinstance(actual, list)
-    assert [type(value) for value in actual] == [float] * len(actual)
-    assert actual == pytest.approx(list(expected), rel=tol, abs=tol, nan_ok=True)
 
 
 # Pure-Python references, written from the published definitions.

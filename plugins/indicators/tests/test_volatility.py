@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import talib
 
+from marketmaestro_indicators import testing as checks
 from marketmaestro_indicators.moving_averages import ema
+from marketmaestro_indicators.testing import assert_series, joined
 from marketmaestro_indicators.volatility import (
     INDICATORS,
     atr,
@@ -32,6 +33,16 @@ Result = Any  # what an indicator returns: a series, or a dict of them
 # Which fixture column each series argument takes (a single-series indicator gets the close).
 SERIES = {"values": "close", "high": "high", "low": "low", "close": "close", "volume": "volume"}
 
+
+def series_names(function: Callable[..., Result]) -> list[str]:
+    return checks.series_names(function, SERIES)
+
+
+def call(function: Callable[..., Result], data: Mapping[str, Sequence[float]], **params: Any) -> Result:
+    """``function`` applied to the fixture's columns its signature names."""
+    return checks.call(function, data, SERIES, **params)
+
+
 # Leading NaNs with the default parameters.
 WARM_UP: dict[Callable[..., Result], int] = {
     bollinger_bands: 19,
@@ -46,31 +57,8 @@ FUNCTIONS = list(WARM_UP)
 EACH = pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
 
 
-def joined(words: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``, as error messages list arguments."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
-def series_names(function: Callable[..., Result]) -> list[str]:
-    return [name for name in inspect.signature(function).parameters if name in SERIES]
-
-
-def call(function: Callable[..., Result], data: Mapping[str, Sequence[float]], **params: Any) -> Result:
-    """``function`` applied to the fixture's columns its signature names."""
-    return function(*(data[SERIES[name]] for name in series_names(function)), **params)
-
-
 def outputs(result: Result) -> list[list[float]]:
     return list(result.values()) if isinstance(result, dict) else [result]
-
-
-def assert_series(
-    actual: list[float], expected: Sequence[float] | npt.NDArray[np.float64], *, tol: float = 1e-12
-) -> None:
-    """A list of Python floats equal to ``expected``, NaN exactly where ``expected`` is NaN."""
-    assert isinstance(actual, list)
-    assert [type(value) for value in actual] == [float] * len(actual)
-    assert actual == pytest.approx(list(expected), rel=tol, abs=tol, nan_ok=True)
 
 
 # Pure-Python references, written from the published definitions.
