@@ -127,6 +127,21 @@ def test_registrations_are_checked(args: tuple[Any, ...], kwargs: dict[str, Any]
         register(*args, **kwargs)
 
 
+@pytest.mark.parametrize("modes", [(), "paper", ("paper", "sandbox")])
+def test_exchange_modes_are_checked(modes: Any) -> None:
+    register = Registry().registrar("register_exchanges", "p")
+    with pytest.raises(RegistrationError, match="modes must be a non-empty sequence of paper, testnet, live"):
+        register("venue", lambda context: None, modes=modes)
+
+
+def test_exchange_modes_default_to_all_three_paper_first() -> None:
+    registry = Registry()
+    registry.registrar("register_exchanges", "p")("venue", lambda context: None)
+    registry.registrar("register_exchanges", "q")("safe", lambda context: None, modes=("testnet", "live"))
+    assert registry.exchanges["venue"].modes == ("paper", "testnet", "live")
+    assert registry.exchanges["safe"].modes == ("testnet", "live")
+
+
 def test_command_hooks_add_commands_and_a_failing_one_is_reported() -> None:
     import click
 

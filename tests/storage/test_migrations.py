@@ -34,6 +34,9 @@ COLUMNS = {
         "price",
         "stop_price",
         "trail_percent",
+        "time_in_force",
+        "post_only",
+        "reduce_only",
         "status",
         "filled_quantity",
         "average_price",
@@ -154,8 +157,8 @@ def reflected_nullable(inspector: sa.Inspector, table: str) -> set[str]:
     return {column["name"] for column in inspector.get_columns(table) if column["nullable"]}
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head() == "0002"
+def test_head_is_the_latest_revision() -> None:
+    assert head() == "0003"
 
 
 def test_upgrade_creates_the_schema_and_its_folder(db_path: Path, engine: sa.Engine) -> None:
@@ -299,3 +302,26 @@ def test_each_migration_applies_and_reverts_in_turn(db_path: Path, engine: sa.En
     downgrade(db_path, "0001")
     assert current(db_path) == "0001"
     assert "stop_price" not in {c["name"] for c in sa.inspect(engine).get_columns("orders")}
+
+
+def test_order_flags_migration_keeps_existing_orders(db_path: Path, engine: sa.Engine) -> None:
+    upgrade(db_path, "0002")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO orders (client_order_id, exchange, symbol, strategy, side, type, quantity, status,"
+                " filled_quantity, reason, created_at, updated_at) VALUES ('c1', 'paper', 'BTCUSDT', 's',"
+                " 'buy', 'limit', '0.5', 'accepted', '0', '', 1, 1)"
+            )
+        )
+    upgrade(db_path, "0003")
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT quantity, time_in_force, post_only, reduce_only FROM orders")
+        ).one()
+    assert tuple(row) == ("0.5", "gtc", 0, 0)
+    downgrade(db_path, "0002")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("orders")}
+    assert "time_in_force" not in columns and "post_only" not in columns
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT quantity FROM orders")).scalar_one() == "0.5"

@@ -89,7 +89,7 @@ def test_connections_use_wal_foreign_keys_and_a_busy_timeout(store: Store, db_pa
 
 
 def test_without_migrate_an_unmigrated_file_is_refused(db_path: Path) -> None:
-    with pytest.raises(MigrationError, match="expected 0002; run `mm db upgrade`"):
+    with pytest.raises(MigrationError, match=f"expected {head()}; run `mm db upgrade`"):
         Store(db_path, migrate=False)
     assert not db_path.exists()
 

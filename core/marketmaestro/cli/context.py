@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from marketmaestro.config import Config, ConfigError, load_config
+from marketmaestro.exchanges.modes import check_exchange_modes
 from marketmaestro.plugins.manager import PluginHost, load_plugins
 from marketmaestro.risk import check_risk_config
 
@@ -48,7 +49,7 @@ class CliState:
                     environ=self.environ,
                     exchange_options=registry.exchange_options_models(),
                 )
-                problems = check_risk_config(registry, config)
+                problems = check_risk_config(registry, config) + check_exchange_modes(registry, config)
                 if problems:
                     raise ConfigError(problems)
                 self._config = config

@@ -34,7 +34,8 @@ def run(state: CliState) -> None:
                 log_event("plugin.not_loaded", level="error", plugin=info.name, error=info.error)
         live = [name for name, ex in config.exchanges.items() if ex.enabled]
         for name in live:
-            mode = config.exchanges[name].mode
+            entry = host.registry.exchanges.get(config.exchanges[name].plugin_name)
+            mode = config.exchanges[name].mode or (entry.modes[0] if entry else None)
             log_event(
                 "exchange.configured", exchange=name, plugin=config.exchanges[name].plugin_name, mode=mode
             )

@@ -189,7 +189,8 @@ class ExchangeConfig(_Section):
 
     enabled: bool = True
     plugin: str | None = None
-    mode: Literal["paper", "testnet", "live"] = "paper"
+    mode: Literal["paper", "testnet", "live"] | None = None
+    """None: the exchange plugin's default (its safest environment: paper, or testnet for Bybit)."""
     api_key: Secret | None = None
     api_secret: Secret | None = None
     options: dict[str, Any] = Field(default_factory=dict)

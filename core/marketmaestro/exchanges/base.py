@@ -17,8 +17,21 @@ cancel_order           yes       cancel an open order
 open_orders            yes       orders still open on the exchange
 balances               yes       the account's balances
 positions              no        derivative positions (spot adapters return none)
-klines                 no        recent history, for strategy warm-up (default: none)
+klines                 no        history: the latest ``limit`` closed klines, or a ``start``/``end``
+                                 range (paginated by the caller); default none
+amend_order            no        change price or quantity of an open order (``capabilities["amend"]``)
+server_time            no        the exchange's clock in ms (default: ours)
+get_order              no        one order by ``client_order_id`` whether open or not (reconciliation)
+order_history          no        closed orders since a time (reconciliation after a restart)
+fills                  no        executions since a time (reconciliation after a restart)
+private_stream         no        push order, fill, balance and position updates of the account until
+                                 cancelled (``capabilities["private_stream"]``)
 =====================  ========  =====================================================================
+
+Every price and quantity an adapter sends is on the instrument's grid: callers round with
+``Instrument.round_price``/``round_quantity`` and ``check_order`` rejects locally, and adapters must
+raise :class:`~marketmaestro.exchanges.errors.OrderRejected` for anything off the grid rather than send it.
+Errors follow the tree in :mod:`marketmaestro.exchanges.errors`.
 
 ``capabilities`` declares what the venue does natively, so the core never asks ``if venue == ...``.
 """
@@ -28,12 +41,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from marketmaestro.model import Balance, Fill, Instrument, Kline, Order, Position
+from marketmaestro.exchanges.errors import OrderRejected
+from marketmaestro.model import Balance, Fill, Instrument, Kline, Order, Position, now_ms
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -56,6 +71,9 @@ class ExchangeContext:
     """For adapters that keep local state (the paper exchange's account)."""
     config_dir: Path
     """The folder of the settings file, against which relative paths in options are resolved."""
+    mode: str = "paper"
+    """The environment to trade in (``paper``, ``testnet`` or ``live``): the configured ``mode``, else the
+    first of the modes the plugin registered. Adapters must never reach a live venue in another mode."""
 
 
 @dataclass(frozen=True)
@@ -80,18 +98,57 @@ class OrderResult:
     fills: tuple[Fill, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """The private stream's news of an order (new, changed, cancelled, filled...)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class FillUpdate:
+    """The private stream's news of one execution."""
+
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceUpdate:
+    """The private stream's balances; ``complete`` is true when they replace all balances."""
+
+    balances: tuple[Balance, ...]
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PositionUpdate:
+    """The private stream's derivative positions."""
+
+    positions: tuple[Position, ...]
+
+
+AccountEvent = OrderUpdate | FillUpdate | BalanceUpdate | PositionUpdate
+"""What ``Exchange.private_stream`` sends."""
+
+
 class Exchange(ABC):
     """Base class of exchange adapters. See the module docstring for the method table."""
 
     capabilities: Mapping[str, bool] = {
         "market_orders": True,
         "limit_orders": False,
+        "time_in_force": False,
+        # IOC and FOK limit orders.
         "native_stop_orders": False,
+        "native_take_profit": False,
         "native_trailing_stop": False,
         "amend": False,
         "post_only": False,
         "reduce_only": False,
         "derivatives": False,
+        "private_stream": False,
+        "order_history": False,
+        "fills_history": False,
     }
 
     def __init__(self, context: ExchangeContext) -> None:
@@ -135,9 +192,60 @@ class Exchange(ABC):
     async def positions(self) -> list[Position]:
         return []
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> list[Kline]:
-        """Up to ``limit`` most recent closed klines, oldest first (for warm-up)."""
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        limit: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> list[Kline]:
+        """Closed klines, oldest first, at most ``limit`` of them (one request's worth or fewer).
+
+        Without ``start``/``end``: the most recent ones (strategy warm-up). With them: those whose open
+        time lies in ``[start, end]`` (ms), the earliest first, so a caller pages forward from ``start``.
+        """
         return []
+
+    async def amend_order(
+        self, order: Order, *, quantity: Decimal | None = None, price: Decimal | None = None
+    ) -> Order:
+        """Change an open order's quantity and/or price in place; the order as the exchange now has it."""
+        raise OrderRejected(f"exchange {self.name!r} cannot amend orders; cancel and place a new one")
+
+    async def server_time(self) -> int:
+        """The exchange's clock, epoch ms."""
+        return now_ms()
+
+    async def get_order(self, order: Order) -> Order | None:
+        """The exchange's view of ``order`` (by ``client_order_id``, open or closed), or None if unknown."""
+        for candidate in await self.open_orders(order.symbol):
+            if candidate.client_order_id == order.client_order_id:
+                return candidate
+        return None
+
+    async def order_history(self, symbol: str | None = None, since: int | None = None) -> list[Order]:
+        """Orders no longer open (filled, cancelled, rejected, expired) updated at or after ``since`` (ms)."""
+        return []
+
+    async def fills(self, symbol: str | None = None, since: int | None = None) -> list[Fill]:
+        """The account's executions at or after ``since`` (ms), oldest first."""
+        return []
+
+    async def private_stream(
+        self,
+        send: trio.MemorySendChannel[AccountEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Push the account's order, fill, balance and position updates into ``send`` until cancelled.
+
+        ``started()`` once authenticated and subscribed. Adapters without a private stream (this default)
+        start and then wait; the core then learns of fills from ``place_order`` and reconciliation.
+        """
+        task_status.started()
+        await trio.sleep_forever()
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for the health report."""

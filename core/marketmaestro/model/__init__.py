@@ -3,7 +3,7 @@
 from marketmaestro.model.account import Balance, Position
 from marketmaestro.model.intervals import INTERVAL_SECONDS, interval_seconds
 from marketmaestro.model.market import Instrument, Kline, OrderBook, Ticker
-from marketmaestro.model.orders import Fill, Order, OrderStatus, OrderType, Side
+from marketmaestro.model.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from marketmaestro.model.time import now_ms
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Position",
     "Side",
     "Ticker",
+    "TimeInForce",
     "interval_seconds",
     "now_ms",
 ]

@@ -25,6 +25,18 @@ class OrderType(enum.StrEnum):
     STOP_MARKET = "stop_market"
     STOP_LIMIT = "stop_limit"
     TRAILING_STOP = "trailing_stop"
+    TAKE_PROFIT = "take_profit"
+    """A market order triggered when the price reaches ``stop_price`` in the position's favour."""
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
+    """A limit order at ``price`` placed when the price reaches ``stop_price`` in the position's favour."""
+
+
+class TimeInForce(enum.StrEnum):
+    """How long a limit order rests: until cancelled, immediate-or-cancel, or fill-or-kill."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
 
 
 class OrderStatus(enum.StrEnum):
@@ -66,6 +78,11 @@ class Order:
     """The trigger price of a stop order."""
     trail_percent: Decimal | None = None
     """How far (percent) a trailing stop follows the best price."""
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    """Rejected instead of taking liquidity (limit orders)."""
+    reduce_only: bool = False
+    """May only reduce a position (derivatives)."""
     venue_order_id: str | None = None
     filled_quantity: Decimal = Decimal(0)
     average_price: Decimal | None = None

@@ -31,6 +31,7 @@ class RegisterExchange(Protocol):
         *,
         options_model: type[BaseModel] | None = None,
         description: str = "",
+        modes: Sequence[str] = ("paper", "testnet", "live"),
     ) -> None: ...
 
 
@@ -68,6 +69,8 @@ class ExchangeEntry:
     options_model: type[BaseModel] | None
     description: str
     plugin: str
+    modes: tuple[str, ...] = ("paper", "testnet", "live")
+    """The environments the exchange offers; the first is used when the configuration names none."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,14 @@ class Registry:
         *,
         options_model: type[BaseModel] | None = None,
         description: str = "",
+        modes: Sequence[str] = ("paper", "testnet", "live"),
     ) -> None:
         _check_name("exchange", name)
+        known = ("paper", "testnet", "live")
+        if isinstance(modes, str) or not modes or any(m not in known for m in modes):
+            raise RegistrationError(
+                f"exchange {name!r}: modes must be a non-empty sequence of {', '.join(known)}; got {modes!r}"
+            )
         if not callable(factory):
             raise RegistrationError(f"exchange {name!r}: factory must be callable, got {factory!r}")
         if options_model is not None and not (
@@ -134,7 +143,7 @@ class Registry:
                 f"exchange {name!r}: options_model must be a pydantic model class, got {options_model!r}"
             )
         _check_free("exchange", name, self.exchanges.get(name))
-        self.exchanges[name] = ExchangeEntry(name, factory, options_model, description, plugin)
+        self.exchanges[name] = ExchangeEntry(name, factory, options_model, description, plugin, tuple(modes))
 
     def _add_function(
         self,

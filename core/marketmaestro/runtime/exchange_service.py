@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeError, Subscription
+from marketmaestro.exchanges.modes import effective_mode
 from marketmaestro.logs import log_event
 from marketmaestro.messages import MarketDataMsg, UpdateBalanceMsg
 from marketmaestro.orders import OrderManager
@@ -43,7 +44,12 @@ async def run_exchange_service(
     config = bot.config.exchanges[name]
     entry = bot.plugins.registry.exchanges[config.plugin_name]
     context = ExchangeContext(
-        name, config, bot.config.exchange_options(name), bot.store, bot.config.config_dir
+        name,
+        config,
+        bot.config.exchange_options(name),
+        bot.store,
+        bot.config.config_dir,
+        mode=effective_mode(config, entry),
     )
     try:
         adapter = entry.factory(context)

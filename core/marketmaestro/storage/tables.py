@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKeyConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from marketmaestro.model import Balance, Fill, Order, OrderStatus, OrderType, Position, Side
+from marketmaestro.model import Balance, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
 from marketmaestro.storage.types import DecimalText
 
 
@@ -58,6 +58,9 @@ class OrderRow(SQLModel, table=True):
     price: Decimal | None = Field(default=None, sa_type=DecimalText)
     stop_price: Decimal | None = Field(default=None, sa_type=DecimalText)
     trail_percent: Decimal | None = Field(default=None, sa_type=DecimalText)
+    time_in_force: str = Field(default="gtc")
+    post_only: bool = Field(default=False)
+    reduce_only: bool = Field(default=False)
     status: str = Field(index=True)
     filled_quantity: Decimal = Field(sa_type=DecimalText)
     average_price: Decimal | None = Field(default=None, sa_type=DecimalText)
@@ -82,6 +85,9 @@ class OrderRow(SQLModel, table=True):
             "price": order.price,
             "stop_price": order.stop_price,
             "trail_percent": order.trail_percent,
+            "time_in_force": order.time_in_force.value,
+            "post_only": order.post_only,
+            "reduce_only": order.reduce_only,
             "status": order.status.value,
             "filled_quantity": order.filled_quantity,
             "average_price": order.average_price,
@@ -107,6 +113,9 @@ class OrderRow(SQLModel, table=True):
             price=self.price,
             stop_price=self.stop_price,
             trail_percent=self.trail_percent,
+            time_in_force=TimeInForce(self.time_in_force),
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
             status=OrderStatus(self.status),
             filled_quantity=self.filled_quantity,
             average_price=self.average_price,

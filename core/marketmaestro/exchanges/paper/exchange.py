@@ -139,7 +139,9 @@ class PaperExchange(Exchange):
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> list[Kline]:
+    async def klines(
+        self, symbol: str, interval: str, limit: int, *, start: int | None = None, end: int | None = None
+    ) -> list[Kline]:
         base = self._history.get(symbol, [])
         factor = self._factor(interval)
         klines = base if factor == 1 else _aggregate(base, interval, factor, self._sim.interval_ms)

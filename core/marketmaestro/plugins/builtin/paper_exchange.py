@@ -13,5 +13,6 @@ def register_exchanges(register: RegisterExchange) -> None:
         "paper",
         PaperExchange,
         options_model=PaperOptions,
+        modes=("paper",),
         description="Simulated market (random walk or CSV replay) with a paper account; no keys, no network.",
     )
