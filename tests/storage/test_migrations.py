@@ -309,9 +309,9 @@ def test_order_flags_migration_keeps_existing_orders(db_path: Path, engine: sa.E
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                "INSERT INTO orders (client_order_id, exchange, symbol, strategy, side, type, quantity, status,"
-                " filled_quantity, reason, created_at, updated_at) VALUES ('c1', 'paper', 'BTCUSDT', 's',"
-                " 'buy', 'limit', '0.5', 'accepted', '0', '', 1, 1)"
+                "INSERT INTO orders (client_order_id, exchange, symbol, strategy, side, type, quantity,"
+                " status, filled_quantity, reason, created_at, updated_at) VALUES ('c1', 'paper',"
+                " 'BTCUSDT', 's', 'buy', 'limit', '0.5', 'accepted', '0', '', 1, 1)"
             )
         )
     upgrade(db_path, "0003")
