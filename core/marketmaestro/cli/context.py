@@ -11,6 +11,7 @@ import click
 
 from marketmaestro.config import Config, ConfigError, load_config
 from marketmaestro.exchanges.modes import check_exchange_modes
+from marketmaestro.exchanges.public import check_paper_feeds
 from marketmaestro.plugins.manager import PluginHost, load_plugins
 from marketmaestro.risk import check_risk_config
 
@@ -49,7 +50,11 @@ class CliState:
                     environ=self.environ,
                     exchange_options=registry.exchange_options_models(),
                 )
-                problems = check_risk_config(registry, config) + check_exchange_modes(registry, config)
+                problems = (
+                    check_risk_config(registry, config)
+                    + check_exchange_modes(registry, config)
+                    + check_paper_feeds(registry, config)
+                )
                 if problems:
                     raise ConfigError(problems)
                 self._config = config

@@ -39,7 +39,7 @@ Errors follow the tree in :mod:`marketmaestro.exchanges.errors`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +74,17 @@ class ExchangeContext:
     mode: str = "paper"
     """The environment to trade in (``paper``, ``testnet`` or ``live``): the configured ``mode``, else the
     first of the modes the plugin registered. Adapters must never reach a live venue in another mode."""
+    build_public: PublicExchangeFactory | None = None
+    """Builds another registered exchange for its public market data only (see
+    :data:`PublicExchangeFactory`); the paper exchange's ``feed`` uses it. None where the caller offers
+    none."""
+
+
+PublicExchangeFactory = Callable[[str, "Mapping[str, Any]"], "Exchange"]
+"""``build(plugin, options)``: an adapter of the registered exchange plugin ``plugin``, built in ``paper``
+mode without API keys (so it only ever makes public calls) from its raw ``options`` (validated by the
+plugin's options model), not yet connected. Raises :class:`~marketmaestro.exchanges.errors.FatalExchangeError`
+for an unknown plugin, a plugin without a paper mode, or invalid options."""
 
 
 @dataclass(frozen=True)

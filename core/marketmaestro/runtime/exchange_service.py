@@ -21,6 +21,7 @@ import trio
 
 from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeError, Subscription
 from marketmaestro.exchanges.modes import effective_mode
+from marketmaestro.exchanges.public import public_exchange_factory
 from marketmaestro.logs import log_event
 from marketmaestro.messages import MarketDataMsg, UpdateBalanceMsg
 from marketmaestro.orders import OrderManager
@@ -50,6 +51,13 @@ async def run_exchange_service(
         bot.store,
         bot.config.config_dir,
         mode=effective_mode(config, entry),
+        build_public=public_exchange_factory(
+            bot.plugins.registry,
+            bot.store,
+            bot.config.config_dir,
+            name=name,
+            symbols=[pair.symbol for pair in config.pairs],
+        ),
     )
     try:
         adapter = entry.factory(context)

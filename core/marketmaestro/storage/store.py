@@ -211,16 +211,24 @@ class Store:
 
     def set_setting(self, component: str, key: str, value: Any) -> None:
         """Store the JSON-serialisable ``value`` of ``component``'s setting ``key``."""
+        self.set_settings([(component, key, value)])
+
+    def set_settings(self, items: Iterable[tuple[str, str, Any]]) -> None:
+        """Store several ``(component, key, value)`` settings in one transaction: all of them or none."""
         now = now_ms()
-        values = {
-            "component": component,
-            "key": key,
-            "value": _dump_json(value, f"setting {component!r}/{key!r}"),
-            "created_at": now,
-            "updated_at": now,
-        }
+        rows = [
+            {
+                "component": component,
+                "key": key,
+                "value": _dump_json(value, f"setting {component!r}/{key!r}"),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for component, key, value in items
+        ]
         with self._transaction() as session:
-            session.exec(_upsert(SettingRow, values, ["component", "key"], keep=["created_at"]))
+            for values in rows:
+                session.exec(_upsert(SettingRow, values, ["component", "key"], keep=["created_at"]))
 
     def get_setting(self, component: str, key: str, default: Any = None) -> Any:
         """The value of ``component``'s setting ``key``, or ``default`` when it was never set."""
@@ -423,6 +431,11 @@ class AsyncStore:
     async def set_setting(self, component: str, key: str, value: Any) -> None:
         """See :meth:`Store.set_setting`."""
         await self.run(self.store.set_setting, component, key, value)
+
+    async def set_settings(self, items: Iterable[tuple[str, str, Any]]) -> None:
+        """See :meth:`Store.set_settings`."""
+        # Materialised here: a generator must not be consumed from the worker thread.
+        await self.run(self.store.set_settings, tuple(items))
 
     async def get_setting(self, component: str, key: str, default: Any = None) -> Any:
         """See :meth:`Store.get_setting`."""

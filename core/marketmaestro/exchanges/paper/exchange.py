@@ -1,137 +1,127 @@
-"""The paper exchange: simulated market data and an account that fills market orders at the book.
+"""The paper exchange: a simulated account that fills market orders at the market's best price.
 
-Orders fill at the simulated best ask (buys) or best bid (sells), rounded to the instrument's tick, with
-the configured fee charged in the quote currency. The account (balances) is stored in the database after
-every fill, before the fill is reported, so a restart continues from where the last run stopped.
+The market is either the built-in simulator or, with a ``feed``, another exchange's public data (paper
+trading on a live venue's prices, no API keys); see :mod:`marketmaestro.exchanges.paper.market`.
+
+Orders fill at the best ask (buys) or best bid (sells), rounded to the instrument's tick, with the configured
+fee charged in the quote currency. After every fill the account's balances and the venue's record of the
+order and its fill are stored in the database in one transaction, before the fill is reported, so a restart
+continues from where the last run stopped and never fills one ``client_order_id`` twice.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import trio
 
-from marketmaestro.exchanges.base import Exchange, ExchangeContext, OrderResult, Subscription
-from marketmaestro.exchanges.errors import FatalExchangeError, OrderRejected, RetryableError
-from marketmaestro.exchanges.paper.options import PaperOptions, split_symbol
-from marketmaestro.exchanges.paper.simulator import (
-    CsvFormatError,
-    MarketSimulator,
-    RandomWalk,
-    read_klines_csv,
+from marketmaestro.exchanges.base import (
+    AccountEvent,
+    BalanceUpdate,
+    Exchange,
+    ExchangeContext,
+    FillUpdate,
+    OrderResult,
+    OrderUpdate,
+    Subscription,
 )
-from marketmaestro.logs import log_event
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
+from marketmaestro.exchanges.errors import FatalExchangeError, OrderRejected, RetryableError
+from marketmaestro.exchanges.paper.market import FeedMarket, PaperMarket, SimulatedMarket, price_decimal
+from marketmaestro.exchanges.paper.options import PaperOptions
+from marketmaestro.exchanges.paper.records import VenueRecord
+from marketmaestro.exchanges.public import unwrap_feed
+from marketmaestro.messages import MarketDataMsg
 from marketmaestro.model import (
     Balance,
     Fill,
     Instrument,
     Kline,
     Order,
-    OrderBook,
     OrderStatus,
     OrderType,
     Side,
-    interval_seconds,
     now_ms,
 )
 
+PRIVATE_BUFFER = 10_000
+"""Account events a private stream may fall behind by before it is ended with a ``RetryableError``."""
+
 
 class PaperExchange(Exchange):
-    capabilities = {**Exchange.capabilities, "market_orders": True, "paper": True}
+    """The paper exchange. ``feed``: an exchange whose public data replaces the simulator.
 
-    def __init__(self, context: ExchangeContext) -> None:
+    Exchange plugins build one with ``PaperExchange(context, feed=<their public adapter>)`` when they run in
+    paper mode; ``options`` then sets the account (balances, fee rate), which defaults to
+    :class:`PaperOptions`' defaults unless ``context.options`` is a ``PaperOptions`` itself. Without a
+    ``feed`` argument, ``options.feed`` names one to build through ``context.build_public``.
+    """
+
+    capabilities = {
+        **Exchange.capabilities,
+        "market_orders": True,
+        "private_stream": True,
+        "order_history": True,
+        "fills_history": True,
+        "paper": True,
+    }
+
+    def __init__(
+        self, context: ExchangeContext, feed: Exchange | None = None, *, options: PaperOptions | None = None
+    ) -> None:
         super().__init__(context)
-        options = context.options if isinstance(context.options, PaperOptions) else PaperOptions()
+        if options is None:
+            options = context.options if isinstance(context.options, PaperOptions) else PaperOptions()
         self.options = options
+        if feed is None and options.feed is not None:
+            if context.build_public is None:
+                raise FatalExchangeError(
+                    f"exchanges.{self.name}.options.feed: {options.feed!r} cannot be built here "
+                    "(no exchange plugins are available to this paper exchange)"
+                )
+            feed = context.build_public(options.feed, options.feed_options)
+        if feed is not None:
+            feed = unwrap_feed(feed)
+            if isinstance(feed, PaperExchange):
+                raise FatalExchangeError(
+                    f"exchanges.{self.name}: the feed {feed.name!r} is a simulated paper exchange; "
+                    "a feed must be an exchange with market data of its own"
+                )
+        self.feed = feed
+        """The exchange whose public data this paper exchange trades on, or None for the simulator."""
+        self.market: PaperMarket = (
+            FeedMarket(self.name, feed)
+            if feed is not None
+            else SimulatedMarket(self.name, options, context.config_dir)
+        )
         self._account_key = f"paper_exchange:{self.name}"
+        self._orders_key = f"paper_exchange:{self.name}:orders"
         self._connected = False
         self._lock = trio.Lock()
         self._balances: dict[str, Decimal] = {}
-        self._books: dict[str, OrderBook] = {}
-        self._history: dict[str, list[Kline]] = {}
         self._instruments: dict[str, Instrument] = {}
         self._fill_ids = itertools.count(1)
-        self._sim = self._build_simulator(context.config_dir)
+        self._subscribers: dict[trio.MemorySendChannel[AccountEvent], bool] = {}
 
     # --- set-up -------------------------------------------------------------------------------------------
 
-    def _build_simulator(self, config_dir: Path) -> MarketSimulator:
-        opts = self.options
-        interval_ms = interval_seconds(opts.interval) * 1000
-        replays = {}
-        history: dict[str, list[Kline]] = {}
-        for symbol, raw_path in opts.csv.items():
-            path = raw_path if raw_path.is_absolute() else config_dir / raw_path
-            if not path.is_file():
-                raise FatalExchangeError(f"exchanges.{self.name}.options.csv.{symbol}: no such file {path}")
-            try:
-                # Read whole, so a bad row stops the start with its line number instead of the run later.
-                rows = list(read_klines_csv(path, symbol, opts.interval))
-            except CsvFormatError as exc:
-                raise FatalExchangeError(f"exchanges.{self.name}.options.csv.{symbol}: {exc}") from None
-            history[symbol] = rows[: opts.warmup]
-            replays[symbol] = iter(rows[opts.warmup :])
-        walks = {
-            symbol: RandomWalk(symbol, price, opts.volatility, opts.seed)
-            for symbol, price in opts.symbols.items()
-            if symbol not in replays
-        }
-        start_ms = (now_ms() // interval_ms - opts.warmup) * interval_ms
-        sim = MarketSimulator(
-            interval=opts.interval,
-            interval_ms=interval_ms,
-            start_ms=start_ms,
-            walks=walks,
-            replays=replays,
-            depth=opts.book_depth,
-            spread_bps=opts.spread_bps,
-        )
-        # The random walks' warm-up is simulated here, so it is the same history every start with one seed.
-        for _ in range(opts.warmup if walks else 0):
-            for kline in sim.step(walks_only=True):
-                history.setdefault(kline.symbol, []).append(kline)
-        for symbol, klines in history.items():
-            if klines:
-                sim.last[symbol] = klines[-1]
-        self._history = history
-        return sim
-
     async def connect(self) -> None:
-        configured = {pair.symbol for pair in self.context.config.pairs}
-        missing = sorted(configured - set(self._sim.symbols))
-        if missing:
-            raise FatalExchangeError(
-                f"exchanges.{self.name}: pair(s) {', '.join(missing)} are not simulated; add them to "
-                f"exchanges.{self.name}.options.symbols with a start price (or to options.csv)"
-            )
+        pairs = {pair.symbol for pair in self.context.config.pairs}
+        self._instruments = await self.market.connect(pairs)
         stored = await self.context.store.get_setting(self._account_key, "balances")
         if stored:
             self._balances = {asset: Decimal(str(amount)) for asset, amount in stored.items()}
         else:
             self._balances = dict(self.options.balances)
-            await self._save_account()
-        for symbol in self._sim.symbols:
-            base, quote = split_symbol(symbol)
-            self._instruments[symbol] = Instrument(
-                symbol=symbol,
-                base=base,
-                quote=quote,
-                tick_size=self.options.tick_size,
-                step_size=self.options.step_size,
-                min_quantity=self.options.step_size,
-                min_notional=self.options.min_notional,
-            )
-            if symbol in self._sim.last:
-                self._books[symbol] = self._sim.orderbook(symbol)
+            await self._save(())
         self._connected = True
 
     async def disconnect(self) -> None:
         self._connected = False
+        await self.market.disconnect()
 
     def is_connected(self) -> bool:
         return self._connected
@@ -142,22 +132,10 @@ class PaperExchange(Exchange):
     async def klines(
         self, symbol: str, interval: str, limit: int, *, start: int | None = None, end: int | None = None
     ) -> list[Kline]:
-        base = self._history.get(symbol, [])
-        factor = self._factor(interval)
-        klines = base if factor == 1 else _aggregate(base, interval, factor, self._sim.interval_ms)
-        return klines[-limit:] if limit > 0 else []
+        return await self.market.klines(symbol, interval, limit, start=start, end=end)
 
-    def _factor(self, interval: str) -> int:
-        wanted, base = interval_seconds(interval), interval_seconds(self.options.interval)
-        if wanted % base:
-            raise FatalExchangeError(
-                f"the paper exchange {self.name!r} simulates {self.options.interval} klines; "
-                f"interval {interval} "
-                f"is not a multiple of it"
-            )
-        return wanted // base
-
-    # --- market data --------------------------------------------------------------------------------------
+    async def server_time(self) -> int:
+        return await self.market.server_time()
 
     async def stream(
         self,
@@ -166,58 +144,27 @@ class PaperExchange(Exchange):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        factors = {(symbol, interval): self._factor(interval) for symbol, interval in subscription.klines}
-        pending: dict[tuple[str, str], list[Kline]] = {key: [] for key in factors}
-        task_status.started()
-        deadline = trio.current_time()
-        while not self._sim.exhausted:
-            deadline += self.options.kline_seconds
-            await trio.sleep_until(deadline)
-            for kline in self._sim.step():
-                book = self._sim.orderbook(kline.symbol)
-                self._books[kline.symbol] = book
-                for (symbol, interval), factor in factors.items():
-                    if symbol != kline.symbol:
-                        continue
-                    if factor == 1:
-                        await send.send(KlineDataMsg(self.name, kline))
-                        continue
-                    bucket = pending[(symbol, interval)]
-                    bucket.append(kline)
-                    bucket_ms = factor * self._sim.interval_ms
-                    if (kline.timestamp + self._sim.interval_ms) % bucket_ms == 0:
-                        if len(bucket) == factor:
-                            await send.send(KlineDataMsg(self.name, _merge(bucket, interval)))
-                        bucket.clear()
-                if kline.symbol in subscription.orderbooks:
-                    await send.send(OrderBookDataMsg(self.name, book))
-                if kline.symbol in subscription.tickers:
-                    await send.send(TickerDataMsg(self.name, self._sim.ticker(kline.symbol, book)))
-        log_event("paper_exchange.replay_finished", exchange=self.name, symbols=self._sim.symbols)
-        await trio.sleep_forever()
+        await self.market.stream(subscription, send, task_status=task_status)
 
     # --- trading ------------------------------------------------------------------------------------------
 
     async def place_order(self, order: Order) -> OrderResult:
         if not self._connected:
             raise RetryableError(f"paper exchange {self.name!r} is not connected")
-        instrument = self._instruments.get(order.symbol)
-        if instrument is None:
-            raise OrderRejected(f"unknown symbol {order.symbol!r} on {self.name}")
-        if order.type is not OrderType.MARKET:
-            raise OrderRejected(f"the paper exchange fills market orders only, not {order.type.value} orders")
-        if instrument.round_quantity(order.quantity) != order.quantity:
-            raise OrderRejected(
-                f"quantity {order.quantity} is not a multiple of the step {instrument.step_size}"
-            )
-        book = self._books.get(order.symbol)
-        level = (book.best_ask if order.side is Side.BUY else book.best_bid) if book else None
-        if level is None:
-            raise RetryableError(f"no {order.symbol} price yet on {self.name}")
-        price = instrument.round_price(Decimal(repr(level)))
-        notional = order.quantity * price
-        fee = (notional * self.options.fee_rate).quantize(instrument.tick_size * Decimal("0.0001"))
         async with self._lock:
+            known = await self._record(order.client_order_id)
+            if known is not None:
+                return _repeat(known, order)
+            instrument = self._checked(order)
+            level = await self.market.price(order.symbol, order.side)
+            if level is None:
+                raise RetryableError(f"no {order.symbol} price yet on {self.name}")
+            price = instrument.round_price(price_decimal(level))
+            problem = instrument.check_order(order.quantity, price)
+            if problem is not None:
+                raise OrderRejected(problem)
+            notional = order.quantity * price
+            fee = (notional * self.options.fee_rate).quantize(instrument.tick_size * Decimal("0.0001"))
             base_free = self._balances.get(instrument.base, Decimal(0))
             quote_free = self._balances.get(instrument.quote, Decimal(0))
             if order.side is Side.BUY and quote_free < notional + fee:
@@ -229,68 +176,169 @@ class PaperExchange(Exchange):
                 raise OrderRejected(
                     f"insufficient balance: selling {order.quantity} {instrument.base}, available {base_free}"
                 )
+            venue_id = f"paper-{uuid.uuid4().hex[:16]}"
+            fill = Fill(
+                fill_id=f"{venue_id}-{next(self._fill_ids)}",
+                client_order_id=order.client_order_id,
+                exchange=self.name,
+                symbol=order.symbol,
+                side=order.side,
+                quantity=order.quantity,
+                price=price,
+                fee=fee,
+                fee_currency=instrument.quote,
+                timestamp=now_ms(),
+                strategy=order.strategy,
+            )
+            filled = order.with_status(
+                OrderStatus.FILLED,
+                venue_order_id=venue_id,
+                filled_quantity=order.quantity,
+                average_price=price,
+            )
+            before = dict(self._balances)
             sign = order.side.sign
             self._balances[instrument.base] = base_free + sign * order.quantity
             self._balances[instrument.quote] = quote_free - sign * notional - fee
-            await self._save_account()
-        venue_id = f"paper-{uuid.uuid4().hex[:16]}"
-        fill = Fill(
-            fill_id=f"{venue_id}-{next(self._fill_ids)}",
-            client_order_id=order.client_order_id,
-            exchange=self.name,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            price=price,
-            fee=fee,
-            fee_currency=instrument.quote,
-            timestamp=now_ms(),
-            strategy=order.strategy,
-        )
-        filled = order.with_status(
-            OrderStatus.FILLED, venue_order_id=venue_id, filled_quantity=order.quantity, average_price=price
+            try:
+                await self._save([VenueRecord(filled, (fill,))])
+            except BaseException:
+                self._balances = before  # not stored, so not filled
+                raise
+        self._publish(
+            [OrderUpdate(filled), FillUpdate(fill), BalanceUpdate(tuple(await self.balances()), True)]
         )
         return OrderResult(filled, (fill,))
 
+    def _checked(self, order: Order) -> Instrument:
+        """The order's instrument, once the order is one this exchange can fill; ``OrderRejected`` if not."""
+        instrument = self._instruments.get(order.symbol)
+        if instrument is None:
+            raise OrderRejected(f"unknown symbol {order.symbol!r} on {self.name}")
+        if order.type is not OrderType.MARKET:
+            raise OrderRejected(f"the paper exchange fills market orders only, not {order.type.value} orders")
+        if instrument.round_quantity(order.quantity) != order.quantity:
+            raise OrderRejected(
+                f"quantity {order.quantity} is not a multiple of the step {instrument.step_size}"
+            )
+        if order.quantity <= 0 or order.quantity < instrument.min_quantity:
+            # check_order names the quantity problem before it looks at the price.
+            raise OrderRejected(instrument.check_order(order.quantity, Decimal(0)) or "quantity too small")
+        return instrument
+
     async def cancel_order(self, order: Order) -> Order:
+        known = await self._record(order.client_order_id)
+        if known is not None:
+            raise OrderRejected(f"order {order.client_order_id} is already {known.order.status.value}")
         raise OrderRejected(
             f"order {order.client_order_id} is not open on {self.name} (market orders fill at once)"
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return []
+        return []  # market orders fill at once: nothing rests
 
     async def balances(self) -> list[Balance]:
         return [Balance(asset, amount) for asset, amount in sorted(self._balances.items())]
 
-    async def _save_account(self) -> None:
-        await self.context.store.set_setting(
-            self._account_key, "balances", {asset: str(amount) for asset, amount in self._balances.items()}
+    # --- the venue's records ------------------------------------------------------------------------------
+
+    async def get_order(self, order: Order) -> Order | None:
+        known = await self._record(order.client_order_id)
+        return known.order if known is not None else None
+
+    async def order_history(self, symbol: str | None = None, since: int | None = None) -> list[Order]:
+        orders = [
+            r.order
+            for r in await self._records()
+            if r.order.status.is_final
+            and (symbol is None or r.order.symbol == symbol)
+            and (since is None or r.order.updated_at >= since)
+        ]
+        return sorted(orders, key=lambda o: o.updated_at)
+
+    async def fills(self, symbol: str | None = None, since: int | None = None) -> list[Fill]:
+        found = [
+            f
+            for r in await self._records()
+            for f in r.fills
+            if (symbol is None or f.symbol == symbol) and (since is None or f.timestamp >= since)
+        ]
+        return sorted(found, key=lambda f: f.timestamp)
+
+    async def _record(self, client_order_id: str) -> VenueRecord | None:
+        data = await self.context.store.get_setting(self._orders_key, client_order_id)
+        return VenueRecord.from_json(data) if data is not None else None
+
+    async def _records(self) -> list[VenueRecord]:
+        return [
+            VenueRecord.from_json(d) for d in (await self.context.store.settings(self._orders_key)).values()
+        ]
+
+    async def _save(self, records: Iterable[VenueRecord]) -> None:
+        """The balances and ``records`` in one transaction."""
+        balances = {asset: str(amount) for asset, amount in self._balances.items()}
+        await self.context.store.set_settings(
+            [
+                (self._account_key, "balances", balances),
+                *((self._orders_key, r.order.client_order_id, r.to_json()) for r in records),
+            ]
         )
 
+    # --- the private stream -------------------------------------------------------------------------------
+
+    async def private_stream(
+        self,
+        send: trio.MemorySendChannel[AccountEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The paper account's order, fill and balance updates, as they happen."""
+        events_send, events_receive = trio.open_memory_channel[AccountEvent](PRIVATE_BUFFER)
+        self._subscribers[events_send] = False
+        try:
+            task_status.started()
+            async with events_receive:
+                async for event in events_receive:
+                    await send.send(event)
+        finally:
+            overflowed = self._subscribers.pop(events_send, False)
+        if overflowed:
+            raise RetryableError(
+                f"the private stream of {self.name!r} fell {PRIVATE_BUFFER} events behind; reconcile"
+            )
+
+    def _publish(self, events: list[AccountEvent]) -> None:
+        """Hand ``events`` to every private stream without waiting: trading never waits for a reader; a
+        reader too far behind is ended instead (see ``private_stream``)."""
+        for channel, overflowed in list(self._subscribers.items()):
+            if overflowed:
+                continue
+            try:
+                for event in events:
+                    channel.send_nowait(event)
+            except trio.WouldBlock:
+                self._subscribers[channel] = True
+                channel.close()
+            except trio.ClosedResourceError:
+                pass  # its stream is ending
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "symbols": self._sim.symbols, "replay_finished": self._sim.exhausted}
+        return {**super().describe(), **self.market.describe()}
 
 
-def _merge(klines: list[Kline], interval: str) -> Kline:
-    first, last = klines[0], klines[-1]
-    return Kline(
-        symbol=first.symbol,
-        interval=interval,
-        timestamp=first.timestamp,
-        open=first.open,
-        high=max(k.high for k in klines),
-        low=min(k.low for k in klines),
-        close=last.close,
-        volume=sum(k.volume for k in klines),
-        closed=True,
+def _repeat(known: VenueRecord, order: Order) -> OrderResult:
+    """The answer to an order whose ``client_order_id`` the venue already has: the same order again when it
+    is the same request (a retry), else a rejection. Never a second order."""
+    first = known.order
+    same = (first.symbol, first.side, first.type, first.quantity) == (
+        order.symbol,
+        order.side,
+        order.type,
+        order.quantity,
     )
-
-
-def _aggregate(klines: list[Kline], interval: str, factor: int, base_ms: int) -> list[Kline]:
-    """Whole buckets of ``factor`` base klines, aligned to the bucket length."""
-    bucket_ms = factor * base_ms
-    buckets: dict[int, list[Kline]] = {}
-    for kline in klines:
-        buckets.setdefault(kline.timestamp - kline.timestamp % bucket_ms, []).append(kline)
-    return [_merge(group, interval) for _, group in sorted(buckets.items()) if len(group) == factor]
+    if not same:
+        raise OrderRejected(
+            f"client_order_id {order.client_order_id} is already used by another order "
+            f"({first.side.value} {first.quantity} {first.symbol}, {first.status.value})"
+        )
+    return OrderResult(first, known.fills)

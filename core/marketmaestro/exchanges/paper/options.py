@@ -4,18 +4,42 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from marketmaestro.config.schema import problem
 from marketmaestro.model import INTERVAL_SECONDS
 
 QUOTE_ASSETS = ("USDT", "USDC", "FDUSD", "EUR", "USD", "BTC", "ETH")
 """Quote currencies recognised at the end of a symbol (BTCUSDT = BTC quoted in USDT)."""
 
 
+SIMULATOR_OPTIONS = (
+    "seed",
+    "kline_seconds",
+    "interval",
+    "symbols",
+    "volatility",
+    "warmup",
+    "csv",
+    "tick_size",
+    "step_size",
+    "min_notional",
+    "book_depth",
+    "spread_bps",
+)
+"""Options of the simulated market, which a paper exchange with a ``feed`` does not use."""
+
+
 class PaperOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    feed: str | None = None
+    """A registered exchange plugin whose public market data (instruments, klines, books, tickers) replaces
+    the simulator: paper trading on a live venue's prices, with no API keys."""
+    feed_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of the ``feed`` plugin (its URLs, for example), validated by that plugin's options model."""
     seed: int = 42
     """Seed of the random walk: the same seed gives the same prices."""
     kline_seconds: float = Field(1.0, gt=0)
@@ -39,6 +63,33 @@ class PaperOptions(BaseModel):
     min_notional: Decimal = Field(Decimal("1"), ge=0)
     book_depth: int = Field(5, ge=1, le=50)
     spread_bps: float = Field(2.0, gt=0, le=1000)
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.isidentifier():
+            raise ValueError("expected the name of a registered exchange plugin, such as bybit")
+        if value == "paper":
+            raise ValueError("expected another exchange plugin than paper: the simulator needs no feed")
+        return value
+
+    @model_validator(mode="after")
+    def _feed_replaces_the_simulator(self) -> PaperOptions:
+        unused = [name for name in SIMULATOR_OPTIONS if name in self.model_fields_set] if self.feed else []
+        if unused:
+            raise problem(
+                f"nothing: it configures the simulated market, which feed {self.feed!r} replaces "
+                f"(remove {', '.join(unused)}; instruments and prices come from the feed)",
+                subkey=unused[0],
+                value=getattr(self, unused[0]),
+            )
+        if self.feed_options and not self.feed:
+            raise problem(
+                "no feed_options without a feed (name the exchange plugin in feed)",
+                subkey="feed_options",
+                value=self.feed_options,
+            )
+        return self
 
     @field_validator("interval")
     @classmethod
