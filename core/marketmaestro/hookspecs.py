@@ -57,9 +57,14 @@ def register_exchanges(register: RegisterExchange) -> None:
 def register_indicators(register: RegisterIndicator) -> None:
     """Register technical indicators that strategies can call.
 
-    Call ``register(name, function, *, aliases=(), description="")``. ``function`` receives plain
-    Python values converted from Starlark (lists of floats, ints, floats) and returns a list of
-    floats of the input's length (warm-up positions NaN) or a dict of such lists.
+    Call ``register(name, function, *, aliases=(), description="", starlark=None)``. ``function``
+    receives plain Python values converted from Starlark (lists of floats, ints, floats) and returns a
+    list of floats of the input's length (warm-up positions NaN) or a dict of such lists.
+
+    ``starlark``, optional, is Starlark source that defines a function called ``name`` returning the
+    same values bit for bit; strategies then run it inside the sandbox, which avoids converting lists
+    into and out of Python on every call. It may call ``function`` as ``_py_<name>`` (for input it does
+    not handle itself). Several registrations may share one source; it is run once.
     """
 
 

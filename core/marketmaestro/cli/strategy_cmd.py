@@ -27,8 +27,9 @@ def strategy() -> None:
 
 
 def _engine(state: CliState, file: Path, overrides: dict[str, Any]) -> StrategyEngine:
-    functions = {name: entry.function for name, entry in state.plugins().registry.functions.items()}
-    engine = StrategyEngine(file, functions, overrides)
+    registry = state.plugins().registry
+    functions = {name: entry.function for name, entry in registry.functions.items()}
+    engine = StrategyEngine(file, functions, overrides, starlark=registry.starlark_functions())
     try:
         engine.load()
     except (StrategyLoadError, StrategyRuntimeError) as exc:

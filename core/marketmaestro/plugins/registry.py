@@ -43,6 +43,7 @@ class RegisterIndicator(Protocol):
         *,
         aliases: Sequence[str] = (),
         description: str = "",
+        starlark: str | None = None,
     ) -> None: ...
 
 
@@ -82,6 +83,11 @@ class FunctionEntry:
     description: str
     plugin: str
     kind: str  # "indicator" or "builtin"
+    starlark: str | None = None
+    """Starlark source defining a function named ``primary`` that returns what ``function`` returns, bit
+    for bit; the engine runs it in the sandbox instead of crossing into Python for every call."""
+    primary: str = ""
+    """The name the indicator was registered under (aliases share their primary's entry data)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,14 @@ class Registry:
     @property
     def indicators(self) -> dict[str, FunctionEntry]:
         return {n: e for n, e in self.functions.items() if e.kind == "indicator"}
+
+    def starlark_functions(self) -> dict[str, tuple[str, str]]:
+        """Function name -> (primary name, Starlark source) for those registered with a Starlark version."""
+        return {
+            name: (entry.primary or name, entry.starlark)
+            for name, entry in self.functions.items()
+            if entry.starlark is not None
+        }
 
     def exchange_options_models(self) -> dict[str, type[BaseModel] | None]:
         """Registered exchange names with their options model, for configuration validation."""
@@ -154,8 +168,13 @@ class Registry:
         *,
         aliases: Sequence[str] = (),
         description: str = "",
+        starlark: str | None = None,
     ) -> None:
         names = (name, *aliases)
+        if starlark is not None and not isinstance(starlark, str):
+            raise RegistrationError(
+                f"{kind} {name!r}: starlark must be Starlark source text, got {starlark!r}"
+            )
         if len(set(names)) != len(names):
             raise RegistrationError(f"{kind} {name!r}: a name is registered twice in {list(names)}")
         for each in names:
@@ -164,7 +183,7 @@ class Registry:
                 raise RegistrationError(f"{kind} {each!r}: function must be callable, got {function!r}")
             _check_free(kind, each, self.functions.get(each))
         for each in names:
-            self.functions[each] = FunctionEntry(each, function, description, plugin, kind)
+            self.functions[each] = FunctionEntry(each, function, description, plugin, kind, starlark, name)
 
     def _add_risk_rule(
         self, plugin: str, name: str, factory: RiskRuleFactory, *, description: str = ""

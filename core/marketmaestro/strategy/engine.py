@@ -23,6 +23,28 @@ from marketmaestro.strategy.sandbox import DATA_CALLBACKS, StarlarkScript, Strat
 
 DEFAULT_HISTORY = 1000
 
+# ``history(n)`` is written in Starlark so that a replay, which holds every kline as Starlark columns, can
+# slice them without converting anything; live (one kline per call) it asks the Python buffer.
+HISTORY_PRELUDE = """
+def history(n):
+    if not _mm_batch or type(n) != "int" or n < 1:
+        return _mm_history(n)
+    end = _mm_cursor() + 1
+    start = end - min(n, _mm_history_max)
+    if start < 0:
+        start = 0
+    return {
+        "open": _mm_open[start:end],
+        "high": _mm_high[start:end],
+        "low": _mm_low[start:end],
+        "close": _mm_close[start:end],
+        "volume": _mm_volume[start:end],
+        "timestamp": _mm_timestamp[start:end],
+    }
+"""
+PRELUDE_FILE = "<marketmaestro>"
+COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+
 
 @dataclass(frozen=True)
 class CallContext:
@@ -44,9 +66,15 @@ class StrategyEngine:
         overrides: Mapping[str, Any] | None = None,
         *,
         history_max: int = DEFAULT_HISTORY,
+        starlark: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
+        """``functions`` are the Python builtins by name (indicators and plugins' builtins); ``starlark``
+        maps those of them that also have a Starlark version to ``(primary name, source)``: the source
+        is run in the sandbox and defines the primary name, aliases are bound to it, and the Python
+        function stays reachable as ``_py_<primary>``."""
         self.file = file
         self.functions = dict(functions)
+        self.starlark = dict(starlark or {})
         self.overrides = dict(overrides or {})
         self.history: deque[Kline] = deque(maxlen=history_max)
         self.config: dict[str, Any] = {}
@@ -68,7 +96,10 @@ class StrategyEngine:
         Raises ``StrategyLoadError`` (file:line:col) for a file that does not load or has no data callback,
         and for a bad interval. Blocks: call it from a worker thread in async code.
         """
-        script = StarlarkScript(self.file, self._builtins(), lambda line: self._lines.append(("print", line)))
+        builtins, prelude = self._builtins()
+        script = StarlarkScript(
+            self.file, builtins, lambda line: self._lines.append(("print", line)), prelude=prelude
+        )
         defaults = script.call("settings")
         if not isinstance(defaults, dict):
             raise StrategyLoadError(f"{self.file}: settings() must return a dict, got {defaults!r}")
@@ -109,6 +140,11 @@ class StrategyEngine:
         with self._lock:
             return self.script.call(callback, *args)
 
+    @property
+    def has_lines(self) -> bool:
+        """Whether the strategy logged anything not yet taken."""
+        return bool(self._lines)
+
     def take_lines(self) -> list[tuple[str, str]]:
         """What the strategy logged (``("log"|"print", text)``) since the last call, oldest first."""
         lines, self._lines = self._lines, []
@@ -121,9 +157,31 @@ class StrategyEngine:
 
     # --- builtins -----------------------------------------------------------------------------------------
 
-    def _builtins(self) -> dict[str, Any]:
+    def _builtins(self) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The predeclared Python builtins, and the Starlark prelude as ``(filename, source)`` pairs."""
         # Held in the script for its whole life: the binding keeps no reference of its own.
         functions: dict[str, Any] = {**self.functions, **MATH_BUILTINS}
+        sources: dict[str, list[str]] = {}
+        aliases: list[str] = []
+        for name, (primary, source) in sorted(self.starlark.items()):
+            functions.pop(name, None)
+            functions[f"_py_{primary}"] = self.functions[primary]
+            if source not in sources:
+                sources[source] = []
+            if name != primary:
+                aliases.append(f"{name} = {primary}")
+        functions.update(
+            _mm_nan=math.nan,
+            _mm_batch=False,
+            _mm_history=self._history_columns,
+            _mm_history_max=self.history.maxlen or DEFAULT_HISTORY,
+            _mm_cursor=lambda: 0,
+            **{f"_mm_{column}": [] for column in COLUMNS},
+        )
+        prelude = [(PRELUDE_FILE, HISTORY_PRELUDE)]
+        prelude += [(f"{PRELUDE_FILE}[{i}]", source) for i, source in enumerate(sources, start=1)]
+        if aliases:
+            prelude.append((PRELUDE_FILE, "\n".join(aliases) + "\n"))
         functions.update(
             # Predeclared so the file resolves; replaced by the merged settings once settings() has run.
             config={},
@@ -131,13 +189,12 @@ class StrategyEngine:
             get_state=lambda key, default=None: self.state.get(key, default),
             set_state=self._set_state,
             log=lambda *parts: self._lines.append(("log", " ".join(str(p) for p in parts))),
-            history=self._history_columns,
             position=lambda: dict(self.context.position),
             balance=lambda asset: self.context.balances.get(str(asset).upper(), 0.0),
             now=lambda: self.context.timestamp,
             open_orders=lambda: [dict(order) for order in self.context.open_orders],
         )
-        return functions
+        return functions, prelude
 
     def _set_state(self, key: str, value: Any) -> None:
         if not isinstance(key, str):

@@ -1,12 +1,22 @@
 """Replaying klines through a strategy engine, with a simulated position: what ``mm strategy test`` runs.
 
 Market signals fill at the kline's close (no fees, no slippage); other order types are reported but not
-simulated. Each step yields records (signals, log lines, errors) as plain dicts, and ``Replay.summary()``
-totals the run. No exchange, no database, no event loop: the same engine and sandbox as ``mm run``.
+simulated. The run yields records (signals, log lines, errors) as plain dicts, and ``Replay.summary()``
+totals it. No exchange, no database, no event loop: the same engine and sandbox as ``mm run``.
+
+Speed: one ``eval`` costs about 80 µs in the binding (../shared/docs/starlark-go-facts.md), more than a
+typical ``on_kline``. So the klines go into the sandbox as columns, a chunk at a time, and a small driver
+written in Starlark calls ``on_kline`` for each of them inside one ``eval``; ``history(n)`` slices those
+columns without leaving Starlark. Python hears of each kline through one cheap builtin call (``_mm_at``, which
+moves the clock that ``now()`` and the log lines read) and of each non-hold result through ``_mm_signal``,
+which simulates the fill at once so that the next kline sees the new ``position()``. A runtime error stops
+the driver's ``eval``; the error is recorded against its kline and the driver resumes at the next one, as
+the runner does in ``mm run``.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,9 +25,32 @@ from typing import Any
 
 from marketmaestro.model import Fill, Kline, Position, Side
 from marketmaestro.portfolio import apply_fill
-from marketmaestro.strategy.engine import CallContext, StrategyEngine, kline_dict
+from marketmaestro.strategy.engine import COLUMNS, CallContext, StrategyEngine
 from marketmaestro.strategy.sandbox import StrategyRuntimeError
 from marketmaestro.strategy.signals import Signal, SignalError, parse_signals
+
+DRIVER_FILE = "<marketmaestro replay>"
+DRIVER = """
+def _mm_replay(first, last, symbol, interval):
+    for i in range(first, last):
+        _mm_at(i)
+        kline = {
+            "symbol": symbol,
+            "interval": interval,
+            "timestamp": _mm_timestamp[i],
+            "open": _mm_open[i],
+            "high": _mm_high[i],
+            "low": _mm_low[i],
+            "close": _mm_close[i],
+            "volume": _mm_volume[i],
+            "closed": _mm_closed[i],
+        }
+        result = on_kline(kline)
+        if result != None:
+            _mm_signal(i, result)
+"""
+CHUNK = 50_000
+"""Klines per column upload: bounds memory on long files and lets records stream out as they come."""
 
 
 @dataclass
@@ -44,20 +77,22 @@ class SimulatedBook:
         if before != 0 and self.position.quantity == 0:
             self.round_trips += 1
 
-    def context(self, timestamp: int) -> CallContext:
+    def position_dict(self) -> dict[str, float]:
         p = self.position
-        position = {
+        return {
             "quantity": float(p.quantity),
             "average_price": float(p.average_price),
             "realized_pnl": float(p.realized_pnl),
         }
-        return CallContext(position, {}, timestamp)
 
-    def act(self, signal: Signal, kline: Kline) -> Decimal | None:
-        """Fill a market signal at the close; the quantity filled, or None when nothing was simulated."""
+    def context(self, timestamp: int) -> CallContext:
+        return CallContext(self.position_dict(), {}, timestamp)
+
+    def act(self, signal: Signal, close: float, timestamp: int) -> Decimal | None:
+        """Fill a market signal at ``close``; the quantity filled, or None when nothing was simulated."""
         if signal.type != "market" or signal.action == "cancel":
             return None
-        price = Decimal(repr(kline.close))
+        price = Decimal(repr(close))
         held = self.position.quantity
         if signal.action == "close":
             if held == 0:
@@ -67,58 +102,133 @@ class SimulatedBook:
         else:
             assert signal.quantity is not None
             quantity, side = signal.quantity, Side.BUY if signal.action == "buy" else Side.SELL
-        self.fill(side, quantity, price, kline.timestamp)
+        self.fill(side, quantity, price, timestamp)
         return quantity
 
 
 class Replay:
     """Feeds klines to a loaded engine's ``on_kline``, keeping its history, state and simulated position."""
 
-    def __init__(self, engine: StrategyEngine, symbol: str) -> None:
+    def __init__(self, engine: StrategyEngine, symbol: str, *, chunk: int = CHUNK) -> None:
+        assert engine.script is not None, "load() the engine first"
         self.engine = engine
+        self.chunk = chunk
+        self.script = engine.script
         self.book = SimulatedBook(symbol)
         self.counts: dict[str, int] = {}
         self.errors = 0
         self.klines = 0
         self._started = time.perf_counter()
         self._where = f"{engine.file.name} on_kline()"
+        self._records: list[dict[str, Any]] = []
+        self._columns: dict[str, list[Any]] = {column: [] for column in (*COLUMNS, "closed")}
+        self._cursor = 0
+        self._position = self.book.position_dict()
+        # Bound methods made once and kept: the binding holds no reference to what it is given.
+        self.script.set_global("_mm_at", self._at)
+        self.script.set_global("_mm_signal", self._signal)
+        self.script.set_global("_mm_cursor", self._current)
+        self.script.set_global("_mm_closed", [])
+        self.script.set_global("_mm_batch", True)
+        self.script.exec_more(DRIVER, DRIVER_FILE)
 
     def run(self, klines: Iterable[Kline]) -> Iterator[dict[str, Any]]:
-        for kline in klines:
-            yield from self.step(kline)
+        """Run every kline through ``on_kline``; yields the records as each chunk finishes."""
+        iterator = iter(klines)
+        while chunk := list(itertools.islice(iterator, self.chunk)):
+            # Runs of one symbol and interval (a file normally is one run).
+            for (symbol, interval), run in itertools.groupby(chunk, key=lambda k: (k.symbol, k.interval)):
+                yield from self._run(list(run), symbol, interval)
 
-    def step(self, kline: Kline) -> Iterator[dict[str, Any]]:
-        engine = self.engine
+    def _run(self, klines: list[Kline], symbol: str, interval: str) -> Iterator[dict[str, Any]]:
+        # Keep the tail that history(n) may still reach, then append this run's klines.
+        keep = self.engine.history.maxlen or len(self._columns["timestamp"])
+        columns = {name: values[-keep:] for name, values in self._columns.items()}
+        for kline in klines:
+            for name in columns:
+                columns[name].append(getattr(kline, name))
+        self._columns = columns
+        for name, values in columns.items():
+            self.script.set_global(f"_mm_{name}", values)
+        first, last = len(columns["timestamp"]) - len(klines), len(columns["timestamp"])
+        while first < last:
+            try:
+                self.script.call("_mm_replay", first, last, symbol, interval)
+                first = last
+            except StrategyRuntimeError as exc:
+                self._error(exc)
+                first = self._cursor + 1
+            self._flush_lines()
+            yield from self._take_records()
+        self.engine.take_dirty()  # the state lives in the engine; nothing to store in a replay
+
+    # --- called from the driver, inside the sandbox -------------------------------------------------------
+
+    def _at(self, index: int) -> None:
+        if self.engine.has_lines:
+            self._flush_lines()
+        self._cursor = index
         self.klines += 1
-        engine.history.append(kline)
-        engine.context = self.book.context(kline.timestamp)
-        signals: list[Signal] = []
+        self.engine.context = CallContext(self._position, {}, self._columns["timestamp"][index])
+
+    def _current(self) -> int:
+        return self._cursor
+
+    def _signal(self, index: int, result: Any) -> None:
+        timestamp, close = self._columns["timestamp"][index], self._columns["close"][index]
+        self._flush_lines()
         try:
-            signals = parse_signals(engine.call("on_kline", kline_dict(kline)), where=self._where)
-        except (StrategyRuntimeError, SignalError) as exc:
+            signals = parse_signals(result, where=self._where)
+        except SignalError as exc:
             self.errors += 1
-            yield {
-                "type": "error",
-                "timestamp": kline.timestamp,
-                "error": str(exc),
-                "stack": getattr(exc, "backtrace", None),
-            }
-        for kind, line in engine.take_lines():
-            yield {"type": kind, "timestamp": kline.timestamp, "message": line}
-        engine.take_dirty()  # the state lives in the engine; nothing to store in a replay
+            self._records.append({"type": "error", "timestamp": timestamp, "error": str(exc), "stack": None})
+            return
         for signal in signals:
             self.counts[signal.action] = self.counts.get(signal.action, 0) + 1
-            filled = self.book.act(signal, kline)
-            yield {
-                "type": "signal",
-                "timestamp": kline.timestamp,
-                "action": signal.action,
-                "order_type": signal.type,
-                "quantity": None if filled is None else str(filled),
-                "price": kline.close,
-                "simulated": filled is not None,
-                "reason": signal.reason,
+            filled = self.book.act(signal, close, timestamp)
+            self._records.append(
+                {
+                    "type": "signal",
+                    "timestamp": timestamp,
+                    "action": signal.action,
+                    "order_type": signal.type,
+                    "quantity": None if filled is None else str(filled),
+                    "price": close,
+                    "simulated": filled is not None,
+                    "reason": signal.reason,
+                }
+            )
+        self._position = self.book.position_dict()
+        self.engine.context = CallContext(self._position, {}, timestamp)
+
+    # --- records ------------------------------------------------------------------------------------------
+
+    def _error(self, exc: StrategyRuntimeError) -> None:
+        self.errors += 1
+        message = str(exc).removeprefix("_mm_replay: ")
+        stack = exc.backtrace
+        if stack is not None:
+            # The driver's own frame is the engine's, not the strategy's: leave it out of the stack.
+            stack = "\n".join(line for line in stack.splitlines() if DRIVER_FILE not in line)
+        self._records.append(
+            {
+                "type": "error",
+                "timestamp": self._columns["timestamp"][self._cursor],
+                "error": f"on_kline: {message}",
+                "stack": stack,
             }
+        )
+
+    def _flush_lines(self) -> None:
+        if not self.engine.has_lines:
+            return
+        timestamp = self._columns["timestamp"][self._cursor] if self._columns["timestamp"] else 0
+        for kind, line in self.engine.take_lines():
+            self._records.append({"type": kind, "timestamp": timestamp, "message": line})
+
+    def _take_records(self) -> Iterator[dict[str, Any]]:
+        records, self._records = self._records, []
+        yield from records
 
     def summary(self) -> dict[str, Any]:
         seconds = time.perf_counter() - self._started

@@ -8,7 +8,7 @@ builtin for its whole life (a dropped callable is a use-after-free); module glob
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,15 @@ class StrategyRuntimeError(Exception):
 class StarlarkScript:
     """A loaded ``.star`` file and the builtins it may call."""
 
-    def __init__(self, path: Path, builtins: Mapping[str, Any], print_: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        builtins: Mapping[str, Any],
+        print_: Callable[[str], None],
+        prelude: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Load ``path`` after running each ``(filename, source)`` of ``prelude`` in the same module: the
+        prelude defines the builtins written in Starlark (``history``, fast indicators)."""
         self.path = path
         # Held for the script's whole life: the binding does not keep these alive itself.
         self._builtins = dict(builtins)
@@ -52,6 +60,12 @@ class StarlarkScript:
         except OSError as exc:
             raise StrategyLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
         self._starlark = starlark_go.Starlark(globals=self._builtins, print=self._print)
+        for filename, code in prelude:
+            try:
+                self._starlark.exec(code, filename=filename)
+            except (starlark_go.SyntaxError, starlark_go.ResolveError, starlark_go.EvalError) as exc:
+                raise StrategyLoadError(f"{path}: a plugin's Starlark builtins do not load: {exc}") from None
+        self.prelude_names = frozenset(self._starlark.globals())
         try:
             self._starlark.exec(source, filename=str(path))
         except (starlark_go.SyntaxError, starlark_go.ResolveError) as exc:
@@ -68,8 +82,15 @@ class StarlarkScript:
             )
 
     def set_global(self, name: str, value: Any) -> None:
-        """Replace a predeclared global; the value arrives frozen (read-only) in Starlark."""
+        """Replace a predeclared global; the value arrives frozen (read-only) in Starlark.
+
+        A callable is kept alive here for the script's life: the binding holds no reference of its own."""
+        self._builtins[name] = value
         self._starlark.set(**{name: value})
+
+    def exec_more(self, code: str, filename: str) -> None:
+        """Define more top-level functions in the loaded module (the replay's batch driver)."""
+        self._starlark.exec(code, filename=filename)
 
     def call(self, name: str, *args: Any) -> Any:
         """Call a top-level function with plain Python arguments; blocks until it returns."""

@@ -75,6 +75,7 @@ class Worker:
 
     def __init__(self) -> None:
         self.functions: dict[str, Callable[..., Any]] = {}
+        self.starlark: dict[str, tuple[str, str]] = {}
         self.engine: StrategyEngine | None = None
 
     def handle(self, op: str, payload: dict[str, Any]) -> tuple[str, Any]:
@@ -107,6 +108,12 @@ class Worker:
         )
         self.functions = {name: entry.function for name, entry in host.registry.functions.items()}
         self.functions.update(payload["functions"])
+        # Functions given by the parent (payload["functions"]) replace plugin ones, Starlark version too.
+        self.starlark = {
+            name: source
+            for name, source in host.registry.starlark_functions().items()
+            if name not in payload["functions"]
+        }
         baseline_kb = _data_kb()
         limit_kb = _limit_data(baseline_kb, payload["memory_mb"])
         return {
@@ -118,7 +125,11 @@ class Worker:
 
     def _load(self, payload: dict[str, Any]) -> dict[str, Any]:
         engine = StrategyEngine(
-            Path(payload["file"]), self.functions, payload["overrides"], history_max=payload["history_max"]
+            Path(payload["file"]),
+            self.functions,
+            payload["overrides"],
+            history_max=payload["history_max"],
+            starlark=self.starlark,
         )
         engine.load()
         self.engine = engine

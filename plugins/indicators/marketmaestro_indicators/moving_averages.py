@@ -41,11 +41,23 @@ def sma(values: Sequence[float], period: int) -> list[float]:
     period = check_period(period, indicator="sma")
     if len(series) < period:
         return all_nan(len(series))
-    # Each window is averaged on its own instead of differencing a running sum: the running sum
-    # would let one NaN or infinity poison every later average, and it loses precision on long
-    # series of large prices. The windows are strided views, so nothing is copied.
-    means = sliding_window_view(series, period).mean(axis=1)
-    return all_nan(period - 1) + means.tolist()
+    return all_nan(period - 1) + (window_sums(series, period) / period).tolist()
+
+
+def window_sums(series: FloatArray, period: int) -> FloatArray:
+    """The sum of each window of ``period`` values, added oldest first: ``((v0 + v1) + v2) + ...``.
+
+    Each window is summed on its own instead of differencing a running sum: the running sum would let
+    one NaN or infinity poison every later window, and it loses precision on long series of large
+    prices. The order of the additions is fixed (one vectorised pass per position in the window) so
+    that the Starlark version in ``fast.star`` gets the very same bits; ``numpy.sum`` would pick its
+    own (pairwise) order.
+    """
+    windows = sliding_window_view(series, period)
+    sums = windows[:, 0].copy()
+    for offset in range(1, period):
+        sums += windows[:, offset]
+    return sums
 
 
 def ema(values: Sequence[float], period: int) -> list[float]:
@@ -72,7 +84,7 @@ def _ema_tail(series: FloatArray, period: int) -> list[float]:
     ``series`` must hold at least ``period`` values. TEMA chains it on its own output.
     """
     alpha = 2.0 / (period + 1)
-    previous = float(np.mean(series[:period]))
+    previous = float(window_sums(series[:period], period)[0]) / period
     result = [previous]
     # The recursion is inherently sequential. A loop over Python floats takes ~0.1 ms for 1,000
     # bars; the closed-form vectorisation needs powers of (1 - alpha) that underflow to zero on long
@@ -257,7 +269,7 @@ def _smma(series: FloatArray, period: int) -> list[float]:
     """Wilder's smoothed moving average, NaN-padded to the length of ``series``."""
     if len(series) < period:
         return all_nan(len(series))
-    previous = float(np.mean(series[:period]))
+    previous = float(window_sums(series[:period], period)[0]) / period
     result = [*all_nan(period - 1), previous]
     for value in series[period:].tolist():
         previous = (previous * (period - 1) + value) / period

@@ -24,6 +24,7 @@ class Registration:
     function: Callable[..., Any]
     aliases: tuple[str, ...]
     description: str
+    starlark: str | None = None
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -45,9 +46,14 @@ def registrations(manager: pluggy.PluginManager) -> list[Registration]:
     received: list[Registration] = []
 
     def register(
-        name: str, function: Callable[..., Any], *, aliases: Sequence[str] = (), description: str = ""
+        name: str,
+        function: Callable[..., Any],
+        *,
+        aliases: Sequence[str] = (),
+        description: str = "",
+        starlark: str | None = None,
     ) -> None:
-        received.append(Registration(name, function, tuple(aliases), description))
+        received.append(Registration(name, function, tuple(aliases), description, starlark))
 
     manager.hook.register_indicators(register=register)
     return received
