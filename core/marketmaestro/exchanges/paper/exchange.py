@@ -68,6 +68,8 @@ class PaperExchange(Exchange):
         "fills_history": True,
         "paper": True,
     }
+    private_buffer = PRIVATE_BUFFER
+    """Account events a private stream may fall behind by (see :data:`PRIVATE_BUFFER`)."""
 
     def __init__(
         self, context: ExchangeContext, feed: Exchange | None = None, *, options: PaperOptions | None = None
@@ -293,7 +295,7 @@ class PaperExchange(Exchange):
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """The paper account's order, fill and balance updates, as they happen."""
-        events_send, events_receive = trio.open_memory_channel[AccountEvent](PRIVATE_BUFFER)
+        events_send, events_receive = trio.open_memory_channel[AccountEvent](self.private_buffer)
         self._subscribers[events_send] = False
         try:
             task_status.started()
@@ -304,7 +306,7 @@ class PaperExchange(Exchange):
             overflowed = self._subscribers.pop(events_send, False)
         if overflowed:
             raise RetryableError(
-                f"the private stream of {self.name!r} fell {PRIVATE_BUFFER} events behind; reconcile"
+                f"the private stream of {self.name!r} fell {self.private_buffer} events behind; reconcile"
             )
 
     def _publish(self, events: list[AccountEvent]) -> None:
