@@ -1,0 +1,141 @@
+"""One WebSocket connection to Bitvavo: JSON in and out, authentication, subscriptions, keepalive, and the
+reconnect policy (exponential backoff with jitter) that the public and private streams share."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, connect_websocket_url
+
+from marketmaestro.exchanges import FatalExchangeError
+from marketmaestro_bitvavo.signing import ws_authenticate
+
+KEEPALIVE_IDLE = 15.0
+"""Seconds without a message after which the connection is pinged (Bitvavo documents no heartbeat)."""
+KEEPALIVE_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
+"""Seconds a ping may go unanswered before the connection is taken as dead."""
+
+
+class StreamBroken(Exception):
+    """The connection cannot be trusted any more (malformed frame, unanswered ping): reconnect."""
+
+
+CONNECT_TIMEOUT = 10.0
+
+RECONNECTABLE = (
+    ConnectionClosed,
+    HandshakeError,
+    OSError,
+    trio.BrokenResourceError,
+    trio.TooSlowError,
+    StreamBroken,
+)
+
+
+def reconnectable(exc: BaseException) -> BaseException | None:
+    """The connection failure inside ``exc`` (which trio may have wrapped in groups), or None if it is another
+    kind of error that must propagate."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [reconnectable(e) for e in exc.exceptions]
+        return leaves[0] if leaves and all(leaves) else None
+    return exc if isinstance(exc, RECONNECTABLE) else None
+
+
+class Backoff:
+    """Pauses between reconnects: ``initial`` doubled per failure up to ``maximum``, each with ±25 % jitter
+    so many clients do not reconnect in step."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial = initial
+        self.maximum = max(maximum, initial)
+        self.failures = 0
+
+    def next(self) -> float:
+        delay = min(self.initial * 2**self.failures, self.maximum)
+        self.failures += 1
+        return delay * random.uniform(0.75, 1.25)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Socket:
+    """A Bitvavo WebSocket connection: ``send`` actions, ``receive`` decoded messages."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_message(json.dumps(message, separators=(",", ":")))
+
+    async def receive(self, wait: float) -> dict[str, Any] | None:
+        """The next message, or None when ``wait`` seconds pass without one (after a keepalive ping when the
+        wait was long enough for the connection to count as idle)."""
+        with trio.move_on_after(min(wait, KEEPALIVE_IDLE)):
+            raw = await self.ws.get_message()
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                raise StreamBroken(f"malformed frame from Bitvavo: {str(raw)[:80]!r}") from None
+            if not isinstance(message, dict):
+                raise StreamBroken(f"unexpected frame from Bitvavo: {str(raw)[:80]!r}")
+            return message
+        if wait >= KEEPALIVE_IDLE:
+            with trio.move_on_after(KEEPALIVE_TIMEOUT) as scope:
+                await self.ws.ping()
+            if scope.cancelled_caught:
+                raise StreamBroken(f"no pong within {KEEPALIVE_TIMEOUT:g} s")
+        return None
+
+    async def wait_for(self, predicate: Any, what: str, patience: float = 10.0) -> dict[str, Any]:
+        """Read until a message satisfies ``predicate`` (others are dropped: used before streaming starts)."""
+        with trio.move_on_after(patience):
+            while True:
+                message = await self.receive(patience)
+                if message is not None and predicate(message):
+                    return message
+        raise StreamBroken(f"Bitvavo did not answer {what} within {patience:g} s")
+
+    async def authenticate(self, key: str, secret: str, timestamp: int, window: int) -> None:
+        """``authenticate``; FatalExchangeError when Bitvavo refuses the credentials."""
+        await self.send(ws_authenticate(key, secret, timestamp, window))
+        answer = await self.wait_for(
+            lambda m: m.get("event") == "authenticate" or m.get("action") == "authenticate", "authenticate"
+        )
+        if not answer.get("authenticated"):
+            raise FatalExchangeError(
+                "Bitvavo refused the WebSocket authentication: "
+                f"error {answer.get('errorCode')}: {answer.get('error')}"
+            )
+
+    async def subscribe(self, channels: list[dict[str, Any]]) -> dict[str, Any]:
+        await self.send({"action": "subscribe", "channels": channels})
+        answer = await self.wait_for(
+            lambda m: m.get("event") == "subscribed" or (m.get("action") == "subscribe" and "errorCode" in m),
+            "subscribe",
+        )
+        if "errorCode" in answer:
+            raise FatalExchangeError(
+                f"Bitvavo refused the subscription: error {answer['errorCode']}: {answer.get('error')}"
+            )
+        return answer
+
+
+@asynccontextmanager
+async def open_socket(url: str) -> AsyncIterator[Socket]:
+    """Connect to ``url``; the connection is closed (within a second) when the block ends."""
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(CONNECT_TIMEOUT):
+            ws = await connect_websocket_url(nursery, url, message_queue_size=4096)
+        try:
+            yield Socket(ws)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await ws.aclose()
+            nursery.cancel_scope.cancel()
