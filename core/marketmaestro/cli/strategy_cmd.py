@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from marketmaestro.cli.context import CliState
-from marketmaestro.exchanges.paper.simulator import CsvFormatError, read_klines_csv
+from marketmaestro.exchanges.paper.simulator import CsvFormatError
 from marketmaestro.strategy.engine import StrategyEngine
-from marketmaestro.strategy.replay import Replay
+from marketmaestro.strategy.replay import Replay, read_kline_columns
 from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError
 
 
@@ -114,10 +114,11 @@ def test(
     replay = Replay(engine, symbol.upper())
     write = sys.stdout.write
     try:
-        for record in replay.run(read_klines_csv(data, symbol.upper(), engine.interval)):
-            write((json.dumps(record) if as_json else _text(record)) + "\n")
+        columns = read_kline_columns(data)
     except CsvFormatError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    for record in replay.run_columns(columns, symbol.upper(), engine.interval):
+        write((json.dumps(record) if as_json else _text(record)) + "\n")
     summary = replay.summary()
     write((json.dumps(summary) if as_json else _text(summary)) + "\n")

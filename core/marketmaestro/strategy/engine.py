@@ -25,7 +25,11 @@ DEFAULT_HISTORY = 1000
 
 # ``history(n)`` is written in Starlark so that a replay, which holds every kline as Starlark columns, can
 # slice them without converting anything; live (one kline per call) it asks the Python buffer.
+# ``position()`` answers from a global that the engine sets again only when the position changed.
 HISTORY_PRELUDE = """
+def position():
+    return dict(_mm_position)
+
 def history(n):
     if not _mm_batch or type(n) != "int" or n < 1:
         return _mm_history(n)
@@ -80,7 +84,8 @@ class StrategyEngine:
         self.config: dict[str, Any] = {}
         self.defaults: dict[str, Any] = {}
         self.state: dict[str, Any] = {}
-        self.context = CallContext()
+        self._context = CallContext()
+        self._position_set: Mapping[str, float] | None = None
         self.script: StarlarkScript | None = None
         self.uses_open_orders = False
         self._dirty: set[str] = set()
@@ -111,8 +116,23 @@ class StrategyEngine:
             )
         self.defaults, self.config, self.script = dict(defaults), config, script
         script.set_global("config", config)
+        self._position_set = None
+        self.context = self._context
         # Reading open orders costs a query per callback: only for strategies that ask for them.
         self.uses_open_orders = "open_orders" in self.file.read_text()
+
+    @property
+    def context(self) -> CallContext:
+        """What the read-only builtins (position, balance, open orders, now) answer during a callback."""
+        return self._context
+
+    @context.setter
+    def context(self, context: CallContext) -> None:
+        self._context = context
+        # position() is answered inside Starlark from a global: set it again only when it changed.
+        if self.script is not None and context.position is not self._position_set:
+            self.script.set_global("_mm_position", dict(context.position))
+            self._position_set = context.position
 
     @property
     def interval(self) -> str:
@@ -176,6 +196,7 @@ class StrategyEngine:
             _mm_history=self._history_columns,
             _mm_history_max=self.history.maxlen or DEFAULT_HISTORY,
             _mm_cursor=lambda: 0,
+            _mm_position={},
             **{f"_mm_{column}": [] for column in COLUMNS},
         )
         prelude = [(PRELUDE_FILE, HISTORY_PRELUDE)]
@@ -189,7 +210,6 @@ class StrategyEngine:
             get_state=lambda key, default=None: self.state.get(key, default),
             set_state=self._set_state,
             log=lambda *parts: self._lines.append(("log", " ".join(str(p) for p in parts))),
-            position=lambda: dict(self.context.position),
             balance=lambda asset: self.context.balances.get(str(asset).upper(), 0.0),
             now=lambda: self.context.timestamp,
             open_orders=lambda: [dict(order) for order in self.context.open_orders],

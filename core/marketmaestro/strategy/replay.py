@@ -16,13 +16,19 @@ the runner does in ``mm run``.
 
 from __future__ import annotations
 
+import csv
 import itertools
+import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from marketmaestro.exchanges.paper.simulator import CSV_COLUMNS, CsvFormatError
+from marketmaestro.exchanges.paper.simulator import _parse_number as parse_number
+from marketmaestro.exchanges.paper.simulator import _parse_timestamp as parse_timestamp
 from marketmaestro.model import Fill, Kline, Position, Side
 from marketmaestro.portfolio import apply_fill
 from marketmaestro.strategy.engine import COLUMNS, CallContext, StrategyEngine
@@ -51,6 +57,34 @@ def _mm_replay(first, last, symbol, interval):
 """
 CHUNK = 50_000
 """Klines per column upload: bounds memory on long files and lets records stream out as they come."""
+
+
+def read_kline_columns(path: Path) -> dict[str, list[Any]]:
+    """The klines of a CSV (``timestamp,open,high,low,close,volume``, as ``read_klines_csv`` reads them)
+    as columns; ``CsvFormatError`` names the file, line and column of the first bad value."""
+    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
+    numbers = [columns[name] for name in CSV_COLUMNS[1:]]
+    timestamps = columns["timestamp"]
+    finite = math.isfinite
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [f.strip().lower() for f in header] != list(CSV_COLUMNS):
+            raise CsvFormatError(f"{path}:1: header got {header!r}; expected {','.join(CSV_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(CSV_COLUMNS):
+                raise CsvFormatError(f"{path}:{line}: got {len(row)} columns; expected {len(CSV_COLUMNS)}")
+            try:
+                values = [float(raw) for raw in row[1:]]
+                good = all(finite(value) for value in values)
+            except ValueError:
+                good = False
+            if not good:  # the slow path, for its message
+                values = [parse_number(raw, name, path, line) for name, raw in zip(CSV_COLUMNS[1:], row[1:])]
+            timestamps.append(parse_timestamp(row[0], path, line))
+            for column, value in zip(numbers, values, strict=True):
+                column.append(value)
+    return columns
 
 
 @dataclass
@@ -123,11 +157,12 @@ class Replay:
         self._records: list[dict[str, Any]] = []
         self._columns: dict[str, list[Any]] = {column: [] for column in (*COLUMNS, "closed")}
         self._cursor = 0
-        self._position = self.book.position_dict()
+        engine.context = CallContext(self.book.position_dict(), {}, 0)
         # Bound methods made once and kept: the binding holds no reference to what it is given.
         self.script.set_global("_mm_at", self._at)
         self.script.set_global("_mm_signal", self._signal)
         self.script.set_global("_mm_cursor", self._current)
+        self.script.set_global("now", self._now)
         self.script.set_global("_mm_closed", [])
         self.script.set_global("_mm_batch", True)
         self.script.exec_more(DRIVER, DRIVER_FILE)
@@ -140,17 +175,33 @@ class Replay:
             for (symbol, interval), run in itertools.groupby(chunk, key=lambda k: (k.symbol, k.interval)):
                 yield from self._run(list(run), symbol, interval)
 
+    def run_columns(
+        self, columns: Mapping[str, Sequence[Any]], symbol: str, interval: str
+    ) -> Iterator[dict[str, Any]]:
+        """Like ``run``, for klines given as columns (``timestamp``, ``open``, ... ``volume``, and
+        optionally ``closed``, else all closed): what a CSV or a stored dataset loads into, without
+        building a ``Kline`` per row."""
+        count = len(columns["timestamp"])
+        for start in range(0, count, self.chunk):
+            end = min(start + self.chunk, count)
+            part = {name: list(columns[name][start:end]) for name in COLUMNS}
+            closed = columns.get("closed")
+            part["closed"] = [True] * (end - start) if closed is None else list(closed[start:end])
+            yield from self._run_columns(part, symbol, interval)
+
     def _run(self, klines: list[Kline], symbol: str, interval: str) -> Iterator[dict[str, Any]]:
-        # Keep the tail that history(n) may still reach, then append this run's klines.
+        columns = {name: [getattr(kline, name) for kline in klines] for name in self._columns}
+        yield from self._run_columns(columns, symbol, interval)
+
+    def _run_columns(self, new: dict[str, list[Any]], symbol: str, interval: str) -> Iterator[dict[str, Any]]:
+        # Keep the tail that history(n) may still reach, then append the new klines.
         keep = self.engine.history.maxlen or len(self._columns["timestamp"])
-        columns = {name: values[-keep:] for name, values in self._columns.items()}
-        for kline in klines:
-            for name in columns:
-                columns[name].append(getattr(kline, name))
+        columns = {name: values[-keep:] + new[name] for name, values in self._columns.items()}
         self._columns = columns
         for name, values in columns.items():
             self.script.set_global(f"_mm_{name}", values)
-        first, last = len(columns["timestamp"]) - len(klines), len(columns["timestamp"])
+        added = len(new["timestamp"])
+        first, last = len(columns["timestamp"]) - added, len(columns["timestamp"])
         while first < last:
             try:
                 self.script.call("_mm_replay", first, last, symbol, interval)
@@ -169,10 +220,12 @@ class Replay:
             self._flush_lines()
         self._cursor = index
         self.klines += 1
-        self.engine.context = CallContext(self._position, {}, self._columns["timestamp"][index])
 
     def _current(self) -> int:
         return self._cursor
+
+    def _now(self) -> int:
+        return int(self._columns["timestamp"][self._cursor])
 
     def _signal(self, index: int, result: Any) -> None:
         timestamp, close = self._columns["timestamp"][index], self._columns["close"][index]
@@ -198,8 +251,7 @@ class Replay:
                     "reason": signal.reason,
                 }
             )
-        self._position = self.book.position_dict()
-        self.engine.context = CallContext(self._position, {}, timestamp)
+        self.engine.context = CallContext(self.book.position_dict(), {}, timestamp)
 
     # --- records ------------------------------------------------------------------------------------------
 
