@@ -80,7 +80,8 @@ def read_kline_columns(path: Path) -> dict[str, list[Any]]:
             except ValueError:
                 good = False
             if not good:  # the slow path, for its message
-                values = [parse_number(raw, name, path, line) for name, raw in zip(CSV_COLUMNS[1:], row[1:])]
+                pairs = zip(CSV_COLUMNS[1:], row[1:], strict=True)
+                values = [parse_number(raw, name, path, line) for name, raw in pairs]
             timestamps.append(parse_timestamp(row[0], path, line))
             for column, value in zip(numbers, values, strict=True):
                 column.append(value)
