@@ -15,8 +15,6 @@ from typing import Protocol
 
 import click
 
-from marketmaestro.storage import MigrationError, current, downgrade, upgrade
-
 
 class _DatabaseSection(Protocol):
     @property
@@ -44,6 +42,8 @@ def db() -> None:
 @click.pass_obj
 def upgrade_cmd(state: _State, revision: str) -> None:
     """Migrate the database up to REVISION (default: head, the newest), creating it if needed."""
+    from marketmaestro.storage import upgrade
+
     _migrate(state, upgrade, revision)
 
 
@@ -52,6 +52,8 @@ def upgrade_cmd(state: _State, revision: str) -> None:
 @click.pass_obj
 def downgrade_cmd(state: _State, revision: str) -> None:
     """Migrate the database down to REVISION: a revision id, or "base" to remove every table."""
+    from marketmaestro.storage import downgrade
+
     _migrate(state, downgrade, revision)
 
 
@@ -59,6 +61,8 @@ def downgrade_cmd(state: _State, revision: str) -> None:
 @click.pass_obj
 def current_cmd(state: _State) -> None:
     """Print the revision the database is at, or "none" when it has no schema yet."""
+    from marketmaestro.storage import MigrationError, current
+
     path = state.config().database.path
     try:
         revision = current(path)
@@ -69,6 +73,8 @@ def current_cmd(state: _State) -> None:
 
 def _migrate(state: _State, action: Callable[[Path, str], None], revision: str) -> None:
     """Run ``action`` on the configured database and report the revision before and after."""
+    from marketmaestro.storage import MigrationError, current
+
     path = state.config().database.path
     try:
         before = current(path)

@@ -11,7 +11,6 @@ import trio
 from marketmaestro.cli.context import CliState
 from marketmaestro.config import secret_values
 from marketmaestro.logs import configure_logging, log_event
-from marketmaestro.runtime.bot import run_bot
 
 
 @click.command()
@@ -43,6 +42,8 @@ def run(state: CliState) -> None:
             where = f"http://{config.api.host}:{config.api.port}/"
             token = f"in {config.api.token_file}" if config.api.token is None else "from the configuration"
             click.echo(f"Web UI and API on {where} (API token {token})", err=True)
+        from marketmaestro.runtime.bot import run_bot  # the whole runtime: only for `mm run`
+
         code = trio.run(run_bot, config, host)
     finally:
         handle.close()
