@@ -67,6 +67,10 @@ class Trading:
         if venue is None:
             raise BybitRejected(f"Bybit acknowledged order {order.client_order_id} but does not list it")
         current = _merge(sent, venue)
+        if venue.error == "EC_PostOnlyWillTakeLiquidity" and current.filled_quantity == 0:
+            raise BybitRejected(
+                f"post-only order {order.client_order_id} would take liquidity at {sent.price}; Bybit cancelled it"
+            )
         fills = await self._fills_of(current) if current.filled_quantity > 0 else []
         return OrderResult(current, tuple(fills))
 
@@ -186,14 +190,17 @@ class Trading:
             items += await self.rest.paginate(
                 "/v5/execution/list", {**params, **self._scope(symbol, need=False)}
             )
-        fills = {
-            item["execId"]: parse_fill(item, self.exchange, instruments.get(str(item.get("symbol"))))
-            for item in items
-            if item.get("execType", "Trade") == "Trade"
+        # Oldest first; executions of one moment keep Bybit's order (its ``seq``), newest-first lists reversed.
+        unique = {
+            item["execId"]: item for item in reversed(items) if item.get("execType", "Trade") == "Trade"
         }
-        return sorted(
-            (f for f in fills.values() if since is None or f.timestamp >= since), key=lambda f: f.timestamp
+        ordered = sorted(
+            unique.values(), key=lambda item: (int(item.get("execTime") or 0), int(item.get("seq") or 0))
         )
+        fills = [
+            parse_fill(item, self.exchange, instruments.get(str(item.get("symbol")))) for item in ordered
+        ]
+        return [f for f in fills if since is None or f.timestamp >= since]
 
     async def _fills_of(self, order: Order) -> list[Fill]:
         """The executions of ``order``; waits up to ``fill_wait`` until they add up to its filled quantity."""

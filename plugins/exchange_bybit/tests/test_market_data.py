@@ -1,0 +1,82 @@
+"""Public REST market data: instruments, closed klines (latest and ranges), server time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from marketmaestro.exchanges import FatalExchangeError
+from marketmaestro.model import Instrument
+from marketmaestro.storage import AsyncStore
+from marketmaestro_bybit import BybitExchange
+from marketmaestro_bybit.convert import bybit_interval
+from marketmaestro_bybit.testing import FakeBybit, running_fake
+from marketmaestro_bybit.testing.kit import TEST_KEY, TEST_SECRET, fake_context
+
+Factory = Callable[..., BybitExchange]
+
+MINUTE = 60_000
+
+
+async def test_instruments_carry_bybits_grid(spot: BybitExchange, linear: BybitExchange) -> None:
+    spot_btc = (await spot.instruments())["BTCUSDT"]
+    assert spot_btc == Instrument("BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.000001"),
+                                  Decimal("0.000048"), Decimal("1"))  # fmt: skip
+    linear_btc = (await linear.instruments())["BTCUSDT"]
+    assert (linear_btc.tick_size, linear_btc.step_size, linear_btc.min_quantity, linear_btc.min_notional) == (
+        Decimal("0.10"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal("5"),
+    )
+
+
+async def test_a_pair_bybit_does_not_list_stops_connect(make_adapter: Factory) -> None:
+    adapter = make_adapter(pairs=("BTCUSDT", "DOGEEUR"))
+    with pytest.raises(FatalExchangeError, match=r"does not list DOGEEUR .*spot or linear"):
+        await adapter.connect()
+
+
+async def test_latest_klines_are_closed_consecutive_and_oldest_first(
+    spot: BybitExchange, fake: FakeBybit
+) -> None:
+    klines = await spot.klines("BTCUSDT", "1m", 1200)  # more than one page of 1000
+    assert len(klines) == 1200
+    stamps = [k.timestamp for k in klines]
+    assert stamps == list(range(stamps[0], stamps[0] + 1200 * MINUTE, MINUTE))
+    market = fake.venue.market("spot", "BTCUSDT")
+    assert stamps[-1] == market.candles[-1].start and all(k.closed for k in klines)
+    assert klines[-1].close == float(market.candles[-1].close)
+
+
+async def test_klines_in_a_range_start_at_its_beginning(spot: BybitExchange, fake: FakeBybit) -> None:
+    first = fake.venue.market("spot", "BTCUSDT").candles[100].start
+    page = await spot.klines("BTCUSDT", "1m", 50, start=first, end=first + 500 * MINUTE)
+    assert [k.timestamp for k in page] == [first + i * MINUTE for i in range(50)]
+    five = await spot.klines("BTCUSDT", "5m", 10, start=first, end=first + 60 * MINUTE)
+    assert all(k.timestamp % (5 * MINUTE) == 0 and k.interval == "5m" for k in five)
+    assert 10 >= len(five) >= 9
+    assert await spot.klines("BTCUSDT", "1m", 10, start=first + 10 * MINUTE, end=first) == []
+
+
+def test_interval_names() -> None:
+    assert [bybit_interval(i) for i in ("1m", "1h", "12h", "1d", "1w")] == ["1", "60", "720", "D", "W"]
+    with pytest.raises(ValueError, match="Bybit has no '8h' klines"):
+        bybit_interval("8h")
+
+
+async def test_the_running_candle_is_never_returned(store: AsyncStore) -> None:
+    # No lag: the fake's running minute is the current one, which Bybit lists first; it is not closed.
+    async with running_fake(kline_lag_ms=0, history=30) as live:
+        live.add_account(TEST_KEY, TEST_SECRET, {"USDT": Decimal(1)})
+        adapter = BybitExchange(fake_context(live, store))
+        try:
+            await adapter.connect()
+            klines = await adapter.klines("BTCUSDT", "1m", 10)
+            running = live.venue.market("spot", "BTCUSDT").running.start
+            assert klines and klines[-1].timestamp < running
+            assert all(k.timestamp + MINUTE <= adapter.rest.server_now() for k in klines)
+        finally:
+            await adapter.disconnect()
