@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, connect_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from marketmaestro.exchanges import FatalExchangeError
 from marketmaestro_bitvavo.signing import ws_authenticate
@@ -45,6 +47,14 @@ def reconnectable(exc: BaseException) -> BaseException | None:
         leaves = [reconnectable(e) for e in exc.exceptions]
         return leaves[0] if leaves and all(leaves) else None
     return exc if isinstance(exc, RECONNECTABLE) else None
+
+
+def sole_error(exc: Exception) -> Exception:
+    """The one error inside the groups trio's nurseries wrapped ``exc`` in (a FatalExchangeError must reach the
+    core as itself), or ``exc`` when it holds several."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 class Backoff:
@@ -129,13 +139,30 @@ class Socket:
 
 @asynccontextmanager
 async def open_socket(url: str) -> AsyncIterator[Socket]:
-    """Connect to ``url``; the connection is closed (within a second) when the block ends."""
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(CONNECT_TIMEOUT):
-            ws = await connect_websocket_url(nursery, url, message_queue_size=4096)
-        try:
-            yield Socket(ws)
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await ws.aclose()
-            nursery.cancel_scope.cancel()
+    """Connect to ``url`` (``ws://`` or ``wss://``); the connection is closed when the block ends.
+
+    The TCP (or TLS) stream is opened here rather than by trio-websocket so that it can be closed for certain
+    even when the close handshake gets no answer (a server that vanished)."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
+    with trio.fail_after(CONNECT_TIMEOUT):
+        if secure:
+            stream = await trio.open_ssl_over_tcp_stream(host, port, ssl_context=ssl.create_default_context())
+        else:
+            stream = await trio.open_tcp_stream(host, port)
+    try:
+        async with trio.open_nursery() as nursery:
+            with trio.fail_after(CONNECT_TIMEOUT):
+                ws = await wrap_client_stream(nursery, stream, host, resource, message_queue_size=4096)
+            try:
+                yield Socket(ws)
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(1):
+                    await ws.aclose()
+                nursery.cancel_scope.cancel()
+    finally:
+        await trio.aclose_forcefully(stream)

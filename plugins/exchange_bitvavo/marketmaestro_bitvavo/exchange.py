@@ -172,8 +172,10 @@ class BitvavoExchange(Exchange):
             low = start if start is not None else 0
             high = end if end is not None else self.rest.now_ms()
             if start is not None:
-                high = min(high, start + (min(limit, CANDLES_MAX) - 1) * step)
-            params.update(start=low, end=high, limit=min(limit, CANDLES_MAX))
+                # Bitvavo answers newest first: a window of at most CANDLES_MAX intervals holds at most that
+                # many candles (fewer where no trade happened), so its earliest ``limit`` are all returned.
+                high = min(high, start + (CANDLES_MAX - 1) * step)
+            params.update(start=low, end=high, limit=CANDLES_MAX)
         rows = await self.rest.request("GET", f"/{market.market}/candles", params=params)
         now = self.rest.now_ms()
         klines = [to_kline(row, symbol, interval) for row in rows]
@@ -223,7 +225,15 @@ class BitvavoExchange(Exchange):
         if market.status != "trading":
             raise OrderRejected(f"market {market.market} is {market.status}, not trading")
         body = order_body(order, market, self.ids.to_venue(order.client_order_id), self.options.operator_id)
-        reference = order.price or order.stop_price
+        if order.quantity <= 0:
+            raise OrderRejected(f"quantity {plain(order.quantity)} rounds to zero on {market.market}")
+        if order.quantity < market.min_base:
+            raise OrderRejected(
+                f"quantity {plain(order.quantity)} is under {market.market}'s minimum "
+                f"{plain(market.min_base)} {market.base}"
+            )
+        # Market orders are checked at the last traded price (one light request), as Bitvavo checks them.
+        reference = order.price or order.stop_price or await self._last_price(market)
         if reference is not None:
             problem = market.instrument(reference).check_order(order.quantity, reference)
             if problem:
@@ -251,6 +261,11 @@ class BitvavoExchange(Exchange):
         if raw.get("status") == "canceledPostOnly":
             raise OrderRejected("post-only order would have taken liquidity (Bitvavo: canceledPostOnly)")
         return self._result(raw, market, order)
+
+    async def _last_price(self, market: Market) -> Decimal | None:
+        raw = await self.rest.request("GET", "/ticker/price", params={"market": market.market})
+        price = raw.get("price") if isinstance(raw, dict) else None
+        return Decimal(str(price)) if price not in (None, "") else None
 
     def _result(self, raw: dict[str, Any], market: Market, order: Order) -> OrderResult:
         current = to_order(raw, market, self.name, self.ids, template=order)

@@ -27,7 +27,14 @@ from marketmaestro.logs import log_event
 from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
 from marketmaestro.model import Ticker, interval_seconds
 from marketmaestro_bitvavo.book import BookGap, LocalBook
-from marketmaestro_bitvavo.connection import Backoff, Socket, StreamBroken, open_socket, reconnectable
+from marketmaestro_bitvavo.connection import (
+    Backoff,
+    Socket,
+    StreamBroken,
+    open_socket,
+    reconnectable,
+    sole_error,
+)
 from marketmaestro_bitvavo.convert import to_fill, to_kline
 from marketmaestro_bitvavo.klines import KlineTracker
 from marketmaestro_bitvavo.markets import INTERVALS, bitvavo_interval
@@ -55,11 +62,12 @@ async def _reconnecting(
     while True:
         try:
             async with open_socket(ex.options.ws_url) as socket:
+                await _resync_clock(ex)
                 await session(socket, on_started)
         except Exception as exc:
             failure = reconnectable(exc)
             if failure is None:
-                raise
+                raise sole_error(exc) from None
             if not started:
                 raise RetryableError(
                     f"Bitvavo {name} stream could not start: {type(failure).__name__}: {failure}"
@@ -73,6 +81,15 @@ async def _reconnecting(
                 pause=round(pause, 3),
             )
             await trio.sleep(pause)
+
+
+async def _resync_clock(ex: BitvavoExchange) -> None:
+    """Measure the server clock again: candles close and requests are signed by it, and it may have drifted
+    while the connection was down."""
+    try:
+        await ex.rest.sync_time()
+    except RetryableError as exc:
+        log_event("bitvavo.time_sync_failed", level="warning", exchange=ex.name, error=str(exc))
 
 
 # --- public -------------------------------------------------------------------------------------------------

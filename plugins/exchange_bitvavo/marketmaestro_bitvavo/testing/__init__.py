@@ -15,6 +15,7 @@ from marketmaestro_bitvavo.testing.api import API_KEY, API_SECRET, FakeBitvavo
 from marketmaestro_bitvavo.testing.engine import ApiError, Event, Exchange
 from marketmaestro_bitvavo.testing.server import FakeServer, create_app, serve_fake
 from marketmaestro_bitvavo.testing.state import FakeMarket, FakeOrder
+from marketmaestro_bitvavo.testing.venue import FakeBitvavoVenue
 
 __all__ = [
     "API_KEY",
@@ -23,6 +24,7 @@ __all__ = [
     "Event",
     "Exchange",
     "FakeBitvavo",
+    "FakeBitvavoVenue",
     "FakeMarket",
     "FakeOrder",
     "FakeServer",

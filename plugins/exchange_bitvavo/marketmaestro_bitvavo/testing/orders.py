@@ -104,7 +104,7 @@ def new_order_spec(exchange: Exchange, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("triggerReference", "lastTrade") not in ("lastTrade", "bestBid", "bestAsk", "midPrice"):
             raise _bad("triggerReference")
         check_price(market, trigger, "triggerAmount")
-    reference = price or trigger
+    reference = price or trigger or exchange.last_price.get(market.market)
     if reference is not None and amount * reference < market.min_quote:
         raise ApiError(
             400, 217, f"amountQuote is below the market minimum of {market.min_quote} {market.quote}."
