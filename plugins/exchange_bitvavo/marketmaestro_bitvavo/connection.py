@@ -50,8 +50,8 @@ def reconnectable(exc: BaseException) -> BaseException | None:
 
 
 def sole_error(exc: Exception) -> Exception:
-    """The one error inside the groups trio's nurseries wrapped ``exc`` in (a FatalExchangeError must reach the
-    core as itself), or ``exc`` when it holds several."""
+    """The one error inside the groups trio's nurseries wrapped ``exc`` in (a FatalExchangeError must reach
+    the core as itself), or ``exc`` when it holds several."""
     while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc

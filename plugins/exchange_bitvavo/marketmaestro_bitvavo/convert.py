@@ -95,7 +95,8 @@ def order_body(order: Order, market: Market, venue_client_id: str, operator_id: 
     amount = market.round_amount(order.quantity)
     if amount != order.quantity:
         raise OrderRejected(
-            f"quantity {plain(order.quantity)} is not on {market.market}'s {market.quantity_decimals} decimals"
+            f"quantity {plain(order.quantity)} is not on {market.market}'s "
+            f"{market.quantity_decimals} decimals"
         )
     body: dict[str, Any] = {
         "market": market.market,

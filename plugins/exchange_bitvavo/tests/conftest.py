@@ -65,6 +65,12 @@ def context(
 
 
 @pytest.fixture
+def make_context(server: FakeServer, store: AsyncStore, tmp_path: Path) -> Callable[..., ExchangeContext]:
+    """``make_context(**kwargs)``: an ExchangeContext on the fake (see ``context``)."""
+    return lambda **kwargs: context(server, store, tmp_path, **kwargs)
+
+
+@pytest.fixture
 async def make_exchange(server: FakeServer, store: AsyncStore, tmp_path: Path) -> AsyncIterator[MakeExchange]:
     """``make_exchange(**kwargs)``: a BitvavoExchange on the fake (live with live_orders unless told);
     every one made is disconnected after the test."""

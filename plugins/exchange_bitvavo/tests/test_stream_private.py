@@ -18,14 +18,14 @@ from marketmaestro_bitvavo import BitvavoExchange
 from marketmaestro_bitvavo.testing import API_SECRET, FakeServer
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    with trio.move_on_after(timeout):
+async def until(predicate: Callable[[], Any], what: str, patience: float = 10.0) -> Any:
+    with trio.move_on_after(patience):
         while True:
             result = predicate()
             if result:
                 return result
             await trio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"waited {patience:g} s in vain for {what}")
 
 
 class Account:

@@ -18,15 +18,15 @@ from marketmaestro_bitvavo.testing import API_SECRET, FakeServer
 MINUTE = 60_000
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    with trio.move_on_after(timeout):
+async def until(predicate: Callable[[], Any], what: str, patience: float = 10.0) -> Any:
+    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``patience`` seconds."""
+    with trio.move_on_after(patience):
         while True:
             result = predicate()
             if result:
                 return result
             await trio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"waited {patience:g} s in vain for {what}")
 
 
 class Collector:
