@@ -212,7 +212,7 @@ def _point_at_env_vars(problems: list[ConfigProblem], env_vars: Mapping[str, str
 
 # Keys of the schema, by where they occur; keys below them (risk parameters, options, strategy
 # configs) belong to plugins and strategies and keep their case.
-_SECTIONS = ("database", "api", "logging", "plugins", "supervision")
+_SECTIONS = ("database", "api", "logging", "plugins", "supervision", "data")
 
 
 def _normalise_keys(data: dict[str, Any]) -> dict[str, Any]:

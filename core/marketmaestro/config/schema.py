@@ -73,6 +73,13 @@ class DatabaseConfig(_Section):
     """The SQLite file; relative paths are relative to the settings file's folder."""
 
 
+class DataConfig(_Section):
+    """``data``: where downloaded market data is kept (``mm data download``, ``mm data list``)."""
+
+    dir: Path = Path("data")
+    """The folder of the kline files; relative paths are relative to the settings file's folder."""
+
+
 class ApiConfig(_Section):
     """``api``: the REST API and web UI server."""
 
@@ -228,8 +235,8 @@ class ExchangeConfig(_Section):
 class Config(_Section):
     """The whole configuration, as :func:`~marketmaestro.config.load_config` returns it.
 
-    After validation every relative path (``database.path``, ``api.token_file``, ``logging.file``
-    and every strategy's ``file``) is resolved against ``config_dir``, so the rest of the program
+    After validation every relative path (``database.path``, ``api.token_file``, ``logging.file``,
+    ``data.dir`` and every strategy's ``file``) is resolved against ``config_dir``, so the rest of the program
     only sees absolute paths.
     """
 
@@ -238,6 +245,7 @@ class Config(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
     risk: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Risk rule name -> its parameters, for every exchange (see ``exchanges.<key>.risk``)."""
     exchanges: dict[str, ExchangeConfig] = Field(default_factory=dict)
@@ -266,6 +274,7 @@ class Config(_Section):
         self.database.path = resolve_path(base, self.database.path)
         self.api.token_file = resolve_path(base, self.api.token_file)
         self.logging.file = resolve_path(base, self.logging.file)
+        self.data.dir = resolve_path(base, self.data.dir)
         for key, exchange in self.exchanges.items():
             exchange._key = key
             for pair in exchange.pairs:

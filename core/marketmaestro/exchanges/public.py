@@ -74,7 +74,8 @@ def build_public_exchange(
         except ValidationError as error:
             problems = problems_from_validation_error(error, entry.options_model, (where,) if where else ())
             raise FatalExchangeError("; ".join(str(p) for p in problems)) from None
-    pairs = [{"symbol": symbol} for symbol in dict.fromkeys(symbols)]
+    symbols = tuple(dict.fromkeys(symbols))
+    pairs = [{"symbol": symbol} for symbol in symbols]
     try:
         config = ExchangeConfig.model_validate(
             {"plugin": plugin, "mode": PUBLIC_MODE, "options": raw, "pairs": pairs}
@@ -82,7 +83,11 @@ def build_public_exchange(
     except ValidationError as error:
         problems = problems_from_validation_error(error, ExchangeConfig, (label,))
         raise FatalExchangeError("; ".join(str(p) for p in problems)) from None
-    context = ExchangeContext(name, config, validated, store, config_dir, mode=PUBLIC_MODE)
+    # A paper exchange with a feed (mm data download from it) builds its feed through the same door.
+    feeds = public_exchange_factory(registry, store, config_dir, name=name, symbols=symbols)
+    context = ExchangeContext(
+        name, config, validated, store, config_dir, mode=PUBLIC_MODE, build_public=feeds
+    )
     return unwrap_feed(entry.factory(context))
 
 
