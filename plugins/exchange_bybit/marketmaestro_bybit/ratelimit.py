@@ -9,7 +9,8 @@ leave it under the limit. Market data endpoints only have the IP limit (600 requ
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import trio
 
@@ -38,28 +39,39 @@ IP_LIMIT = (600, 5.0)
 
 
 class RollingWindow:
-    """At most ``limit`` acquisitions in any ``period`` seconds (trio's clock, so tests can jump it)."""
+    """At most ``limit`` requests in any ``period`` seconds (trio's clock, so tests can jump it).
+
+    A request counts from the moment it is sent until ``period`` after its answer arrived: Bybit counts it
+    at some moment in between, so this is the only accounting that never lets a late-arriving burst
+    exceed the limit on Bybit's side.
+    """
 
     def __init__(self, limit: int, period: float) -> None:
         if limit < 1 or period <= 0:
             raise ValueError(f"a rolling window needs limit >= 1 and period > 0, got {limit} and {period}")
         self.limit = limit
         self.period = period
-        self._times: deque[float] = deque()
+        self._ends: list[list[float]] = []
+        """Per counted request: [the time it stops counting] (infinite while it is in flight)."""
         self._lock = trio.Lock()
 
-    async def acquire(self) -> None:
-        """Wait until one more request fits in the window, then count it."""
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait until one more request fits, count it for the duration of the block and ``period`` after."""
+        entry = [math.inf]
         # The lock keeps waiters in arrival order, so a burst drains first-come first-served.
         async with self._lock:
             while True:
                 now = trio.current_time()
-                while self._times and self._times[0] <= now - self.period:
-                    self._times.popleft()
-                if len(self._times) < self.limit:
-                    self._times.append(now)
-                    return
-                await trio.sleep_until(self._times[0] + self.period)
+                self._ends = [end for end in self._ends if end[0] > now]
+                if len(self._ends) < self.limit:
+                    self._ends.append(entry)
+                    break
+                await trio.sleep_until(min(end[0] for end in self._ends))
+        try:
+            yield
+        finally:
+            entry[0] = trio.current_time() + self.period
 
 
 class EndpointLimiter:
@@ -81,12 +93,15 @@ class EndpointLimiter:
             return None
         return max(1, math.floor(documented * self.headroom))
 
-    async def acquire(self, path: str) -> None:
-        """Wait until a request to ``path`` is within every limit."""
+    @asynccontextmanager
+    async def slot(self, path: str) -> AsyncIterator[None]:
+        """Wait until a request to ``path`` is within every limit; send it inside the block."""
         limit = self.limit_of(path)
-        if limit is not None:
-            window = self._windows.get(path)
-            if window is None:
-                window = self._windows[path] = RollingWindow(limit, 1.0)
-            await window.acquire()
-        await self._ip.acquire()
+        async with AsyncExitStack() as stack:
+            if limit is not None:
+                window = self._windows.get(path)
+                if window is None:
+                    window = self._windows[path] = RollingWindow(limit, 1.0)
+                await stack.enter_async_context(window.slot())
+            await stack.enter_async_context(self._ip.slot())
+            yield

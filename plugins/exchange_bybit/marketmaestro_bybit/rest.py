@@ -145,8 +145,8 @@ class BybitRest:
                     f"Bybit {path}: this IP is banned by Bybit (HTTP 403) for another {left:.1f} s; not sent",
                     retry_after=left,
                 )
-            await self.limiter.acquire(path)
-            response = await self._send(method, path, payload, signed)
+            async with self.limiter.slot(path):
+                response = await self._send(method, path, payload, signed)
             body = self._envelope(response, path, order_entry)
             code = int(body.get("retCode", -1)) if body is not None else -1
             if response.status_code == 429 or code in RATE_LIMITED:

@@ -69,7 +69,7 @@ class Trading:
         current = _merge(sent, venue)
         if venue.error == "EC_PostOnlyWillTakeLiquidity" and current.filled_quantity == 0:
             raise BybitRejected(
-                f"post-only order {order.client_order_id} would take liquidity at {sent.price}; Bybit cancelled it"
+                f"post-only order {order.client_order_id} would take liquidity at {sent.price}; cancelled"
             )
         fills = await self._fills_of(current) if current.filled_quantity > 0 else []
         return OrderResult(current, tuple(fills))
@@ -190,7 +190,7 @@ class Trading:
             items += await self.rest.paginate(
                 "/v5/execution/list", {**params, **self._scope(symbol, need=False)}
             )
-        # Oldest first; executions of one moment keep Bybit's order (its ``seq``), newest-first lists reversed.
+        # Oldest first; executions of one moment keep Bybit's order (its ``seq``).
         unique = {
             item["execId"]: item for item in reversed(items) if item.get("execType", "Trade") == "Trade"
         }

@@ -90,7 +90,7 @@ async def test_take_profit_buy_fires_on_a_fall(linear: BybitExchange, fake: Fake
 
 
 async def test_minimum_notional_of_linear(linear: BybitExchange, fake: FakeBybit) -> None:
-    with pytest.raises(OrderRejected, match="notional 3.00000 is under BTCUSDT's minimum 5"):
+    with pytest.raises(OrderRejected, match=r"notional 3\.00000 is under BTCUSDT's minimum 5"):
         await linear.place_order(order("mm-tiny", Side.BUY, OrderType.LIMIT, "0.001", price=D("3000")))
     assert fake.orders(TEST_KEY) == []
 
