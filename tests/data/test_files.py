@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -147,3 +148,22 @@ def test_list_datasets_reports_ranges_gaps_and_damaged_files(tmp_path: Path) -> 
     assert (minutes.count, minutes.first, minutes.last) == (3, START, START + 5 * MINUTE)
     assert minutes.gaps == [Gap(START + 2 * MINUTE, START + 4 * MINUTE, 3)] and minutes.missing == 3
     assert (hours.count, hours.gaps, hours.error) == (4, [], None)
+
+
+def test_the_documented_layout_reads_the_file_without_marketmaestro(tmp_path: Path) -> None:
+    """docs/data.md's table of bytes, followed by hand: magic, version, header length, JSON, records."""
+    file = KlineFile.at(tmp_path, "bybit", "BTCUSDT", "1m")
+    file.create(klines(2))
+    data = file.path.read_bytes()
+    assert data[:8] == b"MMKLINES"
+    assert struct.unpack("<HH", data[8:12]) == (1, 256)
+    assert json.loads(data[12:256]) == {
+        "exchange": "bybit",
+        "symbol": "BTCUSDT",
+        "interval": "1m",
+        "interval_ms": 60_000,
+        "columns": ["timestamp", "open", "high", "low", "close", "volume"],
+    }
+    records = [struct.unpack("<q5d", data[256 + 48 * i : 256 + 48 * (i + 1)]) for i in range(2)]
+    assert records == [(k.timestamp, k.open, k.high, k.low, k.close, k.volume) for k in klines(2)]
+    assert len(data) == 256 + 2 * 48

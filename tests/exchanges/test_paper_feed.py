@@ -6,6 +6,7 @@ these tests go through the plugin's real factory, options model and modes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg
 from marketmaestro.model import Balance, Order, OrderType, Side
 from marketmaestro.plugins.manager import PluginHost, load_plugins
 from marketmaestro.storage import AsyncStore
+from tests.conftest import REPO
 from tests.exchanges import scripted
 from tests.exchanges.conftest import exchange_config
 from tests.exchanges.scripted import MINUTE_MS, ScriptedExchange, price_at, scripted_kline
@@ -319,3 +321,30 @@ def test_a_feed_plugin_without_a_paper_mode_is_a_configuration_problem(tmp_path:
         "exchanges.paper.options.feed: got 'liveonly'; expected an exchange plugin with a paper mode "
         "('liveonly' offers testnet, live)"
     ]
+
+
+async def test_the_documented_feed_configuration_trades_on_its_feed(
+    host: PluginHost, store: AsyncStore, tmp_path: Path
+) -> None:
+    """docs/exchanges/paper.md's feed example, with the scripted plugin standing in for bybit."""
+    doc = (REPO / "docs" / "exchanges" / "paper.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", doc, flags=re.DOTALL) if "feed:" in b]
+    assert "feed: bybit" in block and "feed_options: {category: spot}" in block
+    text = block.replace("feed: bybit", "feed: scripted").replace("{category: spot}", "{kline_seconds: 0}")
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "simple_sma.star").write_text("def on_kline(kline):\n    return None\n")
+    assert load(host, tmp_path, text) == []
+    config = load_config(
+        tmp_path / "settings.yaml", environ={}, exchange_options=host.registry.exchange_options_models()
+    )
+    options = config.exchange_options("paper")
+    assert isinstance(options, PaperOptions) and options.balances == {"USDT": Decimal(10000)}
+    factory = public_exchange_factory(host.registry, store, tmp_path, name="paper", symbols=["BTCUSDT"])
+    paper = PaperExchange(
+        ExchangeContext("paper", config.exchanges["paper"], options, store, tmp_path, build_public=factory)
+    )
+    await paper.connect()
+    (fill,) = (await paper.place_order(order(Side.BUY, "0.01"))).fills
+    assert fill.price == Decimal(
+        repr(price_at(scripted_feed(paper).options, "BTCUSDT", scripted_feed(paper).now))
+    )
