@@ -127,6 +127,12 @@ def order_body(order: Order, market: Market, venue_client_id: str, operator_id: 
     return body
 
 
+def _on_tick(price: Decimal, market: Market) -> Decimal:
+    """``price`` written with the tick's decimals (Bitvavo strips trailing zeros: 30000.5 for 30000.50)."""
+    tick = market.tick_at(price)
+    return price.quantize(tick) if tick < 1 else price
+
+
 def _dec(raw: Any) -> Decimal | None:
     return Decimal(str(raw)) if raw not in (None, "") else None
 
@@ -183,8 +189,8 @@ def to_fill(raw: dict[str, Any], market: Market, exchange: str, order: Order | N
         exchange=exchange,
         symbol=market.symbol,
         side=Side(str(side)),
-        quantity=Decimal(str(raw["amount"])),
-        price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["amount"])).quantize(market.step),
+        price=_on_tick(Decimal(str(raw["price"])), market),
         fee=fee,
         fee_currency=str(raw.get("feeCurrency") or market.quote),
         timestamp=int(raw["timestamp"]),

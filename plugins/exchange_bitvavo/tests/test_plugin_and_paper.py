@@ -70,7 +70,7 @@ def test_testnet_is_a_configuration_problem_and_keys_come_from_the_environment(t
     bitvavo = config.exchanges["bitvavo"]
     assert bitvavo.api_secret is not None and bitvavo.api_secret.get_secret_value() == API_SECRET
     assert API_SECRET not in repr(bitvavo) and API_SECRET not in repr(config.exchange_options("bitvavo"))
-    with pytest.raises(ConfigError, match="exchanges.bitvavo.options.weight_limit"):
+    with pytest.raises(ConfigError, match=r"exchanges\.bitvavo\.options\.weight_limit"):
         (tmp_path / "settings.yaml").write_text(
             yaml.safe_dump({"exchanges": {"bitvavo": {"options": {"weight_limit": "lots"}}}})
         )

@@ -14,6 +14,17 @@ from marketmaestro_bitvavo.testing.api import FakeBitvavo
 from marketmaestro_bitvavo.testing.server import FakeServer, serve_fake
 
 
+def seed_history(fake: FakeBitvavo, market: str, price: Decimal, minutes: int) -> None:
+    """One trade a minute for the last ``minutes`` minutes, within half a percent of ``price``."""
+    now = fake.exchange.now_ms()
+    spec = fake.exchange.markets[market]
+    tick = spec.tick_size or Decimal(1).scaleb(price.adjusted() - spec.price_precision + 1)
+    for minutes_ago in range(minutes, 0, -1):
+        wiggle = Decimal((minutes_ago * 7919) % 11 - 5) / 1000  # -0.5 % .. +0.5 %
+        traded = (price * (1 + wiggle) / tick).quantize(Decimal(1)) * tick
+        fake.set_price(market, traded, timestamp=now - minutes_ago * 60_000)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m marketmaestro_bitvavo.testing", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="REST port on 127.0.0.1 (0: any free port)")
@@ -32,11 +43,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MARKET=PRICE",
         help="start price of a market, repeatable (e.g. BTC-EUR=30000)",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="MINUTES",
+        help="trade each --price market once a minute for the last MINUTES minutes first, so "
+        "candles exist (a deterministic walk around the price)",
+    )
     args = parser.parse_args(argv)
     balances = dict(item.split("=", 1) for item in args.balance) or None
     fake = FakeBitvavo(balances=balances)
     for item in args.price:
         market, price = item.split("=", 1)
+        seed_history(fake, market, Decimal(price), args.history)
         fake.set_price(market, Decimal(price))
 
     async def run() -> None:
