@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +176,43 @@ def test_list_says_when_nothing_is_stored(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(path), "data", "list"], obj=state)
     assert result.exit_code == 0
     assert f"No market data in {tmp_path / 'market'} yet" in result.output
+
+
+@pytest.fixture
+def fake_bybit() -> Iterator[dict[str, str]]:
+    """The Bybit plugin's fake exchange server, on 127.0.0.1 in a process of its own: its URLs."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "marketmaestro_bybit.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=clean_environ(),
+    )
+    try:
+        assert server.stdout is not None
+        urls: dict[str, str] = json.loads(server.stdout.readline())
+        assert urls["rest_url"].startswith("http://127.0.0.1:")
+        yield urls
+    finally:
+        server.kill()
+        server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+def test_download_from_the_bybit_plugin_against_its_fake_server(
+    tmp_path: Path, fake_bybit: dict[str, str]
+) -> None:
+    options = {"rest_url": fake_bybit["rest_url"], "ws_public_url": fake_bybit["ws_public_spot"]}
+    settings(tmp_path, {"bybit_fake": {"plugin": "bybit", "options": options}})
+    # The fake's 1m history: 1,500 minutes ending a day ago. Start inside it, well over one page back.
+    since = datetime.fromtimestamp(time.time() - 86_400 - 1_400 * 60, tz=UTC).strftime("%Y-%m-%dT%H:%M")
+    args = ("data", "download", "--exchange", "bybit_fake", "--symbol", "BTCUSDT", "--interval", "1m")
+    result = mm(tmp_path, clean_environ(), *args, "--since", since)
+    assert result.returncode == 0, result.stderr
+    stored = load_klines(tmp_path / "market", "bybit_fake", "BTCUSDT", "1m")
+    assert len(stored) >= 1_390, result.stdout  # more than one page of 1,000
+    assert stored.timestamp.tolist() == list(
+        range(int(stored.timestamp[0]), int(stored.timestamp[-1]) + 1, MINUTE_MS)
+    )
+    assert result.stdout.splitlines()[-1] == "gaps: none"
