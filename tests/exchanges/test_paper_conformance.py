@@ -77,7 +77,9 @@ class TestPaperConformance(ExchangeConformance):
         context = ExchangeContext(
             "paper", exchange_config("BTCUSDT"), options, store, tmp_path, build_public=factory
         )
-        yield PaperVenue(PaperExchange(context), store)
+        paper = self.exchange_class(context)  # subclasses in broken_adapters.py build broken ones
+        assert isinstance(paper, PaperExchange)
+        yield PaperVenue(paper, store)
 
     @pytest.fixture
     async def conformance_exchange(self, conformance_venue: PaperVenue) -> AsyncIterator[Exchange]:
@@ -93,18 +95,39 @@ GATED = {
     "test_a_cancelled_order_is_in_the_order_history",
     "test_a_limit_order_fills_when_the_price_reaches_it",
 }
+BROKEN = Path(__file__).with_name("broken_adapters.py")
+CAUGHT = {
+    ("TestForgetful", "test_the_same_client_order_id_twice_is_one_order_on_the_venue"),
+    ("TestOffTick", "test_a_market_buy_fills_on_the_grid_and_moves_the_balances"),
+    ("TestOffTick", "test_a_market_sell_fills_on_the_grid_and_moves_the_balances"),
+    ("TestSloppy", "test_a_rejected_order_raises_order_rejected"),
+}
+"""The tests that must fail for the paper exchanges broken on purpose in broken_adapters.py."""
 
 
-def test_the_suite_skips_what_paper_lacks_naming_the_capability() -> None:
-    """This module's suite in a child pytest: the tests paper lacks a capability for are skipped, by name."""
-    command = [sys.executable, "-m", "pytest", __file__, "-k", "TestPaperConformance", "-v", "-rs"]
+def test_the_suite_skips_what_paper_lacks_by_name_and_fails_broken_adapters() -> None:
+    """The suite in a child pytest, on the paper exchange and on copies of it broken on purpose: the tests
+    paper lacks a capability for are skipped naming it, and each breakage fails exactly its tests."""
+    command = [sys.executable, "-m", "pytest", f"{__file__}::TestPaperConformance", str(BROKEN), "-v", "-rs"]
     result = subprocess.run(
         [*command, "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120, cwd=REPO
     )
-    assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert re.fullmatch(r"=+ 11 passed, 4 skipped, 1 deselected in .* =+", lines[-1]), result.stdout
-    skipped = {m.group(1) for line in lines if (m := re.search(r"::(test_\w+) SKIPPED", line))}
-    assert skipped == GATED, result.stdout
+    outcomes = {
+        (m.group(1), m.group(2), m.group(3))
+        for line in lines
+        if (m := re.search(r"::(Test\w+)::(test_\w+) (PASSED|FAILED|SKIPPED)", line))
+    }
+    classes = ("TestPaperConformance", "TestForgetful", "TestOffTick", "TestSloppy")
+    tests = {name for _, name, _ in outcomes}
+    assert len(tests) == 15, result.stdout
+    for cls in classes:
+        for name in tests:
+            expected = "SKIPPED" if name in GATED else "FAILED" if (cls, name) in CAUGHT else "PASSED"
+            assert (cls, name, expected) in outcomes, (cls, name, expected, result.stdout)
     reasons = [line.split(": ", 1)[1] for line in lines if line.startswith("SKIPPED [")]
-    assert reasons == ["capability 'limit_orders' is not declared by PaperExchange"] * 4, result.stdout
+    assert set(reasons) == {"capability 'limit_orders' is not declared by PaperExchange"} | {
+        f"capability 'limit_orders' is not declared by {name}Paper"
+        for name in ("Forgetful", "OffTick", "Sloppy")
+    }, result.stdout
+    assert lines[-1].startswith("=") and "4 failed, 40 passed, 16 skipped" in lines[-1], result.stdout
