@@ -159,6 +159,8 @@ BASE = ("--symbol", "BTCUSDT", "--interval", "1m", "--since", "2024-01-01")
         ({}, ("--exchange", "paper", *BASE, "--until", "2023-12-31"),
          "Invalid value for --until: '2023-12-31' is not after --since '2024-01-01'"),
         ({}, ("--exchange", "../up", *BASE), "exchange '../up' cannot name a data file"),
+        ({}, ("--exchange", "paper", "--symbol", "btc-usdt", *BASE[2:]),
+         "Invalid value for --symbol: got 'BTC-USDT'; expected letters and digits only"),
     ],
 )  # fmt: skip
 def test_bad_input_gets_a_clear_error(

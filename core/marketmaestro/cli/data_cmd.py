@@ -11,6 +11,7 @@ Files live under ``data.dir`` (default ``data`` beside the settings file); see d
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from marketmaestro.model import INTERVAL_SECONDS, now_ms
 from marketmaestro.storage import AsyncStore, Store
 
 INTERRUPTED_EXIT = 130
+SYMBOL = re.compile(r"[A-Z0-9]+")
 GAPS_SHOWN = 10
 WIDE = 160
 """Characters per line of the ``mm data list`` table when the output is not a terminal."""
@@ -104,6 +106,11 @@ def download(
     history (no API keys), page by page. Running the command again continues where the last run stopped.
     """
     symbol = symbol.upper()
+    if not SYMBOL.fullmatch(symbol):
+        raise click.BadParameter(
+            f"got {symbol!r}; expected letters and digits only, as MarketMaestro names pairs (BTCUSDT)",
+            param_hint="--symbol",
+        )
     since_ms, until_ms = _parse_time(since, "--since"), _parse_time(until, "--until")
     if until_ms <= since_ms:
         raise click.BadParameter(f"{until!r} is not after --since {since!r}", param_hint="--until")
