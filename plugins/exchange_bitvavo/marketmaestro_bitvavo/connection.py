@@ -76,19 +76,35 @@ class Backoff:
 
 
 class Socket:
-    """A Bitvavo WebSocket connection: ``send`` actions, ``receive`` decoded messages."""
+    """A Bitvavo WebSocket connection: ``send`` actions, ``receive`` decoded messages.
 
-    def __init__(self, ws: WebSocketConnection) -> None:
+    Bitvavo documents no heartbeat, so the connection keeps itself alive: after ``keepalive_idle`` seconds
+    without a message it is pinged, and a pong that does not come within ``keepalive_timeout`` seconds means
+    the connection is dead (:class:`StreamBroken`), which a silent network would otherwise hide for ever.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        *,
+        keepalive_idle: float = KEEPALIVE_IDLE,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+    ) -> None:
         self.ws = ws
+        self.keepalive_idle = keepalive_idle
+        self.keepalive_timeout = keepalive_timeout
+        self.pings = 0
+        self._heard = trio.current_time()
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_message(json.dumps(message, separators=(",", ":")))
 
     async def receive(self, wait: float) -> dict[str, Any] | None:
-        """The next message, or None when ``wait`` seconds pass without one (after a keepalive ping when the
-        wait was long enough for the connection to count as idle)."""
-        with trio.move_on_after(min(wait, KEEPALIVE_IDLE)):
+        """The next message, or None when ``wait`` seconds pass without one (pinging the server first when
+        the connection has been idle for ``keepalive_idle`` seconds)."""
+        with trio.move_on_after(wait):
             raw = await self.ws.get_message()
+            self._heard = trio.current_time()
             try:
                 message = json.loads(raw)
             except ValueError:
@@ -96,11 +112,13 @@ class Socket:
             if not isinstance(message, dict):
                 raise StreamBroken(f"unexpected frame from Bitvavo: {str(raw)[:80]!r}")
             return message
-        if wait >= KEEPALIVE_IDLE:
-            with trio.move_on_after(KEEPALIVE_TIMEOUT) as scope:
+        if trio.current_time() - self._heard >= self.keepalive_idle:
+            self.pings += 1
+            with trio.move_on_after(self.keepalive_timeout) as scope:
                 await self.ws.ping()
             if scope.cancelled_caught:
-                raise StreamBroken(f"no pong within {KEEPALIVE_TIMEOUT:g} s")
+                raise StreamBroken(f"no pong within {self.keepalive_timeout:g} s of a keepalive ping")
+            self._heard = trio.current_time()
         return None
 
     async def wait_for(self, predicate: Any, what: str, patience: float = 10.0) -> dict[str, Any]:
@@ -138,7 +156,7 @@ class Socket:
 
 
 @asynccontextmanager
-async def open_socket(url: str) -> AsyncIterator[Socket]:
+async def open_socket(url: str, *, keepalive_idle: float = KEEPALIVE_IDLE) -> AsyncIterator[Socket]:
     """Connect to ``url`` (``ws://`` or ``wss://``); the connection is closed when the block ends.
 
     The TCP (or TLS) stream is opened here rather than by trio-websocket so that it can be closed for certain
@@ -159,7 +177,11 @@ async def open_socket(url: str) -> AsyncIterator[Socket]:
             with trio.fail_after(CONNECT_TIMEOUT):
                 ws = await wrap_client_stream(nursery, stream, host, resource, message_queue_size=4096)
             try:
-                yield Socket(ws)
+                yield Socket(
+                    ws,
+                    keepalive_idle=keepalive_idle,
+                    keepalive_timeout=min(KEEPALIVE_TIMEOUT, keepalive_idle),
+                )
             finally:
                 with trio.CancelScope(shield=True), trio.move_on_after(1):
                     await ws.aclose()

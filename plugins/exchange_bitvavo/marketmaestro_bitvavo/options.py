@@ -44,6 +44,9 @@ class BitvavoOptions(BaseModel):
     ones)."""
     paper_fee_rate: Decimal = Field(Decimal("0.0025"), ge=0, le=Decimal("0.1"))
     """Paper mode: fee per fill as a fraction of its notional (Bitvavo's base taker fee by default)."""
+    keepalive_seconds: float = Field(15.0, gt=0, le=300)
+    """Seconds without a WebSocket message after which the connection is pinged; an unanswered ping (within
+    the same time, at most 10 s) counts as a lost connection."""
     book_depth: int = Field(25, ge=1, le=1000)
     """Levels of the order book snapshot kept and pushed to strategies."""
 

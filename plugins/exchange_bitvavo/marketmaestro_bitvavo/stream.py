@@ -61,7 +61,7 @@ async def _reconnecting(
 
     while True:
         try:
-            async with open_socket(ex.options.ws_url) as socket:
+            async with open_socket(ex.options.ws_url, keepalive_idle=ex.options.keepalive_seconds) as socket:
                 await _resync_clock(ex)
                 await session(socket, on_started)
         except Exception as exc:

@@ -168,3 +168,59 @@ async def test_tickers_merge_best_prices_and_the_day(
     assert (last.symbol, last.bid, last.ask, last.last) == ("BTCEUR", 30999.0, 31001.0, 31000.0)
     assert tickers[0].volume_24h > 0
     assert round(last.change_24h, 4) == round((31000 / 30000 - 1) * 100, 4)
+
+
+class StallingProxy:
+    """A TCP proxy in front of the fake's WebSocket that can go silent, as a dead network does: the
+    connections stay open but nothing gets through, pongs included."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.stalled = trio.Event()
+        self.port = 0
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started()
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, client: trio.SocketStream) -> None:
+        stalled = self.stalled  # connections made after a stall pass again (the network came back)
+        upstream = await trio.open_tcp_stream("127.0.0.1", self.target_port)
+        async with client, upstream, trio.open_nursery() as nursery:
+            nursery.start_soon(self._pipe, client, upstream, stalled)
+            nursery.start_soon(self._pipe, upstream, client, stalled)
+
+    @staticmethod
+    async def _pipe(source: trio.SocketStream, sink: trio.SocketStream, stalled: trio.Event) -> None:
+        async for chunk in source:
+            if stalled.is_set():
+                continue  # swallowed
+            await sink.send_all(chunk)
+
+    def stall(self) -> None:
+        self.stalled.set()
+        self.stalled = trio.Event()
+
+
+async def test_a_silent_connection_is_found_by_the_keepalive_and_replaced(
+    server: FakeServer, make_exchange: Any, nursery: trio.Nursery, log_messages: list[dict[str, Any]]
+) -> None:
+    proxy = StallingProxy(int(server.ws_url.rsplit(":", 1)[1].split("/")[0]))
+    await nursery.start(proxy.serve)
+    exchange: BitvavoExchange = make_exchange(
+        ws_url=f"ws://127.0.0.1:{proxy.port}/v2/", keepalive_seconds=0.3, reconnect_initial=0.05
+    )
+    await exchange.connect()
+    await start(nursery, exchange, Subscription(orderbooks=frozenset({"BTCEUR"})))
+    await until(lambda: local_equals_fake(exchange, server), "the first snapshot")
+    proxy.stall()
+    server.fake.set_price("BTC-EUR", "30200")  # lost in the silent connection
+    await until(
+        lambda: [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"],
+        "the reconnect",
+    )
+    await until(lambda: local_equals_fake(exchange, server), "the book after the new connection")
+    (reconnect,) = [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"]
+    assert "no pong" in reconnect["error"]
