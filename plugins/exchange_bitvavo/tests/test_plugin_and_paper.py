@@ -21,6 +21,7 @@ from marketmaestro.exchanges.paper import PaperExchange
 from marketmaestro.messages import MarketDataMsg, TickerDataMsg
 from marketmaestro.model import Order, OrderStatus, OrderType, Side
 from marketmaestro.plugins.manager import load_plugins
+from marketmaestro.storage import AsyncStore
 from marketmaestro_bitvavo import BitvavoExchange, BitvavoOptions, create_exchange
 from marketmaestro_bitvavo.testing import API_KEY, API_SECRET, FakeServer
 
@@ -114,3 +115,22 @@ async def test_paper_mode_trades_on_bitvavo_prices_without_keys(
         {"symbol": "EUR", "available": "10000", "inOrder": "0"}
     ]
     assert ("GET", "/markets") in server.fake.requests, "the feed's data came from the fake"
+
+
+async def test_the_paper_exchange_feed_option_builds_the_bitvavo_adapter(
+    server: FakeServer, store: AsyncStore, tmp_path: Path
+) -> None:
+    from marketmaestro.exchanges.public import build_public_exchange
+
+    registry = host().registry
+    options = {"rest_url": server.rest_url, "ws_url": server.ws_url}
+    feed = build_public_exchange(
+        registry, "bitvavo", options, name="paper.feed", store=store, config_dir=tmp_path, symbols=["BTCEUR"]
+    )
+    assert isinstance(feed, BitvavoExchange) and feed.context.mode == "paper"
+    assert feed.context.config.api_key is None
+    await feed.connect()
+    try:
+        assert "BTCEUR" in await feed.instruments()
+    finally:
+        await feed.disconnect()

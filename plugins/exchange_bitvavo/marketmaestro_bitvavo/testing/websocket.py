@@ -172,11 +172,9 @@ class Connection:
             if name == "candles":
                 intervals = channel.get("interval", [])
                 for interval in [intervals] if isinstance(intervals, str) else intervals:
-                    target = self.candles.setdefault(interval, set())
-                    target.update(markets) if on else target.difference_update(markets)
+                    _switch(self.candles.setdefault(interval, set()), markets, on)
             else:
-                target = self.subscriptions.setdefault(name, set())
-                target.update(markets) if on else target.difference_update(markets)
+                _switch(self.subscriptions.setdefault(name, set()), markets, on)
 
     def _active(self) -> dict[str, Any]:
         active: dict[str, Any] = {k: sorted(v) for k, v in self.subscriptions.items() if v}
@@ -184,6 +182,13 @@ class Connection:
         if candles:
             active["candles"] = candles
         return active
+
+
+def _switch(target: set[str], markets: list[str], on: bool) -> None:
+    if on:
+        target.update(markets)
+    else:
+        target.difference_update(markets)
 
 
 async def handle_websocket(fake: FakeBitvavo, request: WebSocketRequest) -> None:
