@@ -16,6 +16,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import trio
 
@@ -122,11 +123,32 @@ async def download_klines(
                 async for page in _pages(adapter, file, low, high, page_size, retry_delay, advance):
                     result.added += file.append(page)
         stamps = file.timestamps()
+        if len(stamps) == 0:
+            file.path.unlink()  # no dataset rather than an empty one
+            await _check_nothing_there(adapter, file, result)
     result.total = len(stamps)
     if len(stamps):
         result.first, result.last = int(stamps[0]), int(stamps[-1])
     result.gaps = find_gaps(stamps, step)
     return result
+
+
+async def _check_nothing_there(adapter: Exchange, file: KlineFile, result: DownloadResult) -> None:
+    """``DownloadError`` when the range came back empty although the exchange's latest kline lies in it: its
+    adapter answers an empty page for a stretch without klines (such as before the symbol was listed) instead
+    of the first klines after it, so paging from ``since`` cannot get past that stretch."""
+    latest = await adapter.klines(file.symbol, file.interval, 1)
+    if latest and result.start <= latest[-1].timestamp <= result.end:
+        raise DownloadError(
+            f"{adapter.name} answered the {file.symbol} {file.interval} klines from {_utc(result.start)} "
+            f"with none, although its latest one opens at {_utc(latest[-1].timestamp)}: its history probably "
+            "starts later (the symbol was listed later) and the exchange plugin does not skip ahead; "
+            "try a later --since"
+        )
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _backfill(
