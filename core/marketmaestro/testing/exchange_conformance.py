@@ -469,8 +469,29 @@ class ExchangeConformance:
             f"a buy limit at {placed.price} filled at {filled.average_price}"
         )
 
+    async def recorded(self, exchange: Exchange, order: Order, price_limit: Decimal | None = None) -> None:
+        """``order`` (filled) is in ``order_history`` as filled with its quantity, and its fills, at or
+        under ``price_limit`` when given, add up to it in ``fills()``, which lists oldest first."""
+        since = order.created_at - 60_000
+        mine = order.client_order_id
+        history = await self.eventually(
+            "order_history() has the order as filled",
+            lambda: exchange.order_history(order.symbol, since=since),
+            lambda os: any(o.client_order_id == mine and o.status is OrderStatus.FILLED for o in os),
+        )
+        (done,) = [o for o in history if o.client_order_id == mine]
+        assert done.filled_quantity == order.quantity, done
+        fills = await self.fills_of(exchange, order, ())
+        assert sum(f.quantity for f in fills) == order.quantity, fills
+        if price_limit is not None:
+            assert all(f.price <= price_limit for f in fills), (
+                f"a buy limit at {price_limit} filled at {fills}"
+            )
+        listed = [f.timestamp for f in await exchange.fills(order.symbol, since=since)]
+        assert listed == sorted(listed), f"fills() must be oldest first: {listed}"
+
     @_suite_test("order_history", "fills_history")
-    async def test_a_filled_order_is_in_the_order_history_and_its_fills_in_fills(
+    async def test_a_filled_market_order_is_in_the_order_history_and_its_fills_in_fills(
         self, conformance_exchange: Exchange, conformance_venue: Venue
     ) -> None:
         exchange, venue = conformance_exchange, conformance_venue
@@ -479,19 +500,18 @@ class ExchangeConformance:
         await self.fund(exchange, venue, instrument, quantity * price)
         order = self.order(exchange, venue.symbol, Side.BUY, quantity)
         await exchange.place_order(order)
-        since = order.created_at - 60_000
-        history = await self.eventually(
-            "order_history() has the order as filled",
-            lambda: exchange.order_history(venue.symbol, since=since),
-            lambda os: any(o.client_order_id == order.client_order_id for o in os),
-        )
-        (done,) = [o for o in history if o.client_order_id == order.client_order_id]
-        assert done.status is OrderStatus.FILLED and done.filled_quantity == quantity, done
-        fills = await self.fills_of(exchange, order, ())
-        assert sum(f.quantity for f in fills) == quantity, fills
-        assert [f.timestamp for f in await exchange.fills(venue.symbol, since=since)] == sorted(
-            f.timestamp for f in await exchange.fills(venue.symbol, since=since)
-        ), "fills() must be oldest first"
+        await self.recorded(exchange, order)
+
+    @_suite_test("limit_orders", "order_history", "fills_history")
+    async def test_a_filled_limit_order_is_in_the_order_history_and_its_fills_in_fills(
+        self, conformance_exchange: Exchange, conformance_venue: Venue
+    ) -> None:
+        exchange, venue = conformance_exchange, conformance_venue
+        placed, instrument = await self.resting(exchange, venue, "0.95")
+        assert placed.price is not None
+        await venue.move_price(instrument.round_price(placed.price * Decimal("0.98")))
+        await self.settled(exchange, placed, frozenset({OrderStatus.FILLED}))
+        await self.recorded(exchange, placed, placed.price)
 
     # --- streams ------------------------------------------------------------------------------------------
 
