@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.conftest import STRATEGIES, clean_environ, free_port, mm_command
@@ -98,24 +97,11 @@ def test_mm_run_paper_trades_at_the_feeds_prices(tmp_path: Path) -> None:
     assert venue == ours == len(stored), "the paper venue keeps its own record of every order it filled"
 
 
-@pytest.mark.parametrize(
-    ("options", "expected"),
-    [
-        (
-            {"feed": "nosuchexchange"},
-            "exchanges.paper.options.feed: got 'nosuchexchange'; expected a registered",
-        ),
-        (
-            {"feed": "scripted", "feed_options": {"page_limit": 0}},
-            "exchanges.paper.options.feed_options.page_limit: got 0; expected a number >= 1",
-        ),
-    ],
-)
-def test_mm_run_stops_on_a_bad_feed_with_the_configuration_problem(
-    tmp_path: Path, options: dict[str, Any], expected: str
-) -> None:
+def test_mm_run_stops_on_bad_feed_options_with_the_configuration_problem(tmp_path: Path) -> None:
+    """The start-up check (test_paper_feed.py has every case) is wired into mm run."""
     env = clean_environ(**install_scripted(tmp_path / "site"))
-    settings(tmp_path, options)
+    settings(tmp_path, {"feed": "scripted", "feed_options": {"page_limit": 0}})
+    expected = "exchanges.paper.options.feed_options.page_limit: got 0; expected a number >= 1"
     result = subprocess.run(
         [*mm_command(), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
