@@ -526,7 +526,7 @@ def test_the_documented_problems_are_what_mm_prints(tmp_path: Path, monkeypatch:
     [printed] = _doc_blocks("When the configuration is wrong", "text")
     write(tmp_path / "strategies" / "simple_sma.star", "")
     path = write(tmp_path / "settings.yaml", settings)
-    result = CliRunner(env={"MM_SUPERVISION__MAX_RESTARTS": "-1"}).invoke(
+    result = CliRunner(env={"MM_SUPERVISION__MAX_RESTARTS": "-1", "MM_LOAD_PLUGINS": "indicators"}).invoke(
         main, ["--config", str(path), "config", "show"]
     )
     assert result.exit_code == 2
