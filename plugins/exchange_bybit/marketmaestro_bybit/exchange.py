@@ -170,7 +170,9 @@ class BybitExchange(Exchange):
     ) -> list[Kline]:
         return await self.market.klines(symbol, interval, limit, start=start, end=end)
 
-    async def _backfill(self, symbol: str, interval: str, start: int) -> list[Kline]:
+    async def _backfill(self, symbol: str, interval: str, start: int | None) -> list[Kline]:
+        if start is None:
+            return await self.market.klines(symbol, interval, 1)
         return await self.market.klines(symbol, interval, MAX_KLINES, start=start)
 
     def public_stream(

@@ -29,7 +29,7 @@ from marketmaestro_bybit.convert import parse_balances, parse_fill, parse_order,
 from marketmaestro_bybit.errors import BybitFatal
 from marketmaestro_bybit.options import BybitOptions
 from marketmaestro_bybit.signing import ws_auth_signature
-from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected
+from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected, single_errors
 
 __all__ = ["PrivateStream"]
 
@@ -80,10 +80,11 @@ class PrivateStream:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         """Stream until cancelled; ``started()`` once authenticated, subscribed and caught up."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._keep)
-            await self._ready.wait()
-            task_status.started()
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._keep)
+                await self._ready.wait()
+                task_status.started()
         raise AssertionError("unreachable: the private stream never ends by itself")
 
     async def _keep(self) -> NoReturn:

@@ -28,7 +28,7 @@ from marketmaestro_bybit.book import BookOutOfSync, LocalBook
 from marketmaestro_bybit.convert import FROM_BYBIT_INTERVAL, bybit_interval, parse_ticker
 from marketmaestro_bybit.errors import BybitFatal
 from marketmaestro_bybit.options import BybitOptions
-from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected
+from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected, single_errors
 
 __all__ = ["PublicStream", "PublicTrade"]
 
@@ -36,7 +36,8 @@ SPOT_ARGS_PER_REQUEST = 10
 """Bybit spot accepts at most 10 topics per subscribe request."""
 
 Emit = Callable[[Any], Awaitable[None]]
-Backfill = Callable[[str, str, int], Awaitable[list[Kline]]]
+Backfill = Callable[[str, str, int | None], Awaitable[list[Kline]]]
+"""(symbol, interval, start): the closed klines from ``start`` on, or with None the latest closed one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +99,11 @@ class PublicStream:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         """Stream until cancelled; ``started()`` once the first connection is subscribed."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._keep)
-            await self._ready.wait()
-            task_status.started()
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._keep)
+                await self._ready.wait()
+                task_status.started()
         raise AssertionError("unreachable: the public stream never ends by itself")
 
     async def _keep(self) -> NoReturn:
@@ -121,8 +123,9 @@ class PublicStream:
         self._resyncing.clear()
         self.ticker_state.clear()
         await self._subscribe(conn, self.topics())
-        if self.sessions > 1:
-            await self._backfill()
+        if self.sessions == 1:
+            await self._anchor_klines()
+        await self._backfill()
         self._ready.set()
         while True:
             message = await conn.receive()
@@ -210,6 +213,23 @@ class PublicStream:
         elif not self.options.running_klines:
             return
         await self.emit(KlineDataMsg(self.exchange, kline))
+
+    async def _anchor_klines(self) -> None:
+        """Note the newest closed kline of each subscription, so that even the first lost one is noticed."""
+        if self.backfill is None:
+            return
+        for (symbol, _), interval in sorted(self.klines.items()):
+            if (symbol, interval) in self.last_kline:
+                continue
+            try:
+                latest = await self.backfill(symbol, interval, None)
+            except ExchangeError as exc:
+                log_event(
+                    "bybit.backfill_failed", level="warning", symbol=symbol, interval=interval, error=str(exc)
+                )
+                continue
+            if latest:
+                self.last_kline[(symbol, interval)] = latest[-1].timestamp
 
     async def _backfill(self) -> None:
         """Send the klines that closed while the connection was down (REST), oldest first."""

@@ -13,26 +13,31 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from marketmaestro.logs import log_event
 
-__all__ = ["Backoff", "StaleConnection", "WsConnection", "keep_connected"]
+__all__ = ["Backoff", "StaleConnection", "WsConnection", "keep_connected", "single_errors"]
 
 
 class StaleConnection(Exception):
     """Nothing arrived for too long: the connection is treated as dead."""
 
 
+CONNECT_TIMEOUT = 10.0
 DISCONNECTS: tuple[type[Exception], ...] = (
     ConnectionClosed,
     HandshakeError,
     OSError,
     trio.BrokenResourceError,
+    trio.TooSlowError,
     StaleConnection,
 )
 """Failures that end a connection and call for a new one."""
@@ -110,7 +115,7 @@ async def keep_connected(
         failure: BaseException | None = None
         worked = False
         try:
-            async with open_websocket_url(url, connect_timeout=10, disconnect_timeout=1) as ws:
+            async with _websocket(url) as ws:
                 connection = WsConnection(ws, stale_after=stale_after, name=name)
                 log_event("bybit.ws_connected", stream=name, connection=connections)
                 try:
@@ -135,6 +140,52 @@ async def keep_connected(
             delay=round(delay, 3),
         )
         await trio.sleep(delay)
+
+
+@asynccontextmanager
+async def _websocket(url: str) -> AsyncIterator[WebSocketConnection]:
+    """A client connection to ``url`` whose socket is closed on exit, however the connection ended.
+
+    (``trio_websocket.open_websocket_url`` leaves the socket open when the server closed first.)
+    """
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    host = parts.hostname or ""
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(CONNECT_TIMEOUT):
+            stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = (
+                await trio.open_ssl_over_tcp_stream(host, port, ssl_context=ssl.create_default_context())
+                if secure
+                else await trio.open_tcp_stream(host, port)
+            )
+        try:
+            header = host if port in (80, 443) else f"{host}:{port}"
+            with trio.fail_after(CONNECT_TIMEOUT):
+                ws = await wrap_client_stream(nursery, stream, header, resource)
+            yield ws
+        finally:
+            # No closing handshake: its answer would need the reader task, which a cancellation also ends, and
+            # Bybit needs none. Closing the socket ends the connection either way.
+            await trio.aclose_forcefully(stream)
+            nursery.cancel_scope.cancel()
+
+
+@contextmanager
+def single_errors() -> Iterator[None]:
+    """Let an exception that nurseries wrapped in groups (one inside another) out on its own.
+
+    Callers of a stream expect the core's error classes (a ``FatalExchangeError`` for a refused key), not
+    an ``ExceptionGroup`` three levels deep.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], Exception):
+            raise leaves[0] from None
+        raise
 
 
 def _only_disconnects(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -120,6 +120,10 @@ class FakeBybit:
         """An account reachable with ``api_key``/``api_secret`` (``can_trade=False``: a read-only key)."""
         self.venue.add_account(api_key, api_secret, balances, can_trade=can_trade)
 
+    def revoke_key(self, api_key: str) -> None:
+        """Delete an API key (its account stays): requests and ``auth`` with it are refused from now on."""
+        self.venue.accounts[f"revoked:{api_key}"] = self.venue.accounts.pop(api_key)
+
     def set_balance(self, api_key: str, coin: str, amount: Decimal) -> None:
         self.venue.set_balance(api_key, coin, amount)
 
@@ -169,6 +173,7 @@ class FakeBybit:
         actions: dict[str, Callable[..., Any]] = {
             "add_account": self.add_account,
             "set_balance": self.set_balance,
+            "revoke_key": self.revoke_key,
             "set_price": self.set_price,
             "close_kline": self.close_kline,
             "drop_connections": self.drop_connections,

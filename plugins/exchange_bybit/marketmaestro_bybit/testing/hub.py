@@ -67,6 +67,7 @@ class FakeHub:
         self.clients: set[WsClient] = set()
         self.connections = 0
         """Connections accepted so far (a reconnecting client adds one each time)."""
+        self.pings = 0
 
     # --- publishing (the venue's Hub protocol) -----------------------------------------------------------
 
@@ -141,6 +142,7 @@ class FakeHub:
         raw_args = request.get("args")
         args: list[Any] = raw_args if isinstance(raw_args, list) else []
         if op == "ping":
+            self.pings += 1
             client.push(self._pong(client, req_id))
         elif op == "auth" and client.kind == "private":
             self._auth(client, req_id, args)

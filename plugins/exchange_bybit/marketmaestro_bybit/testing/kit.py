@@ -1,17 +1,32 @@
-"""Helpers to point a Bybit adapter at a :class:`~marketmaestro_bybit.testing.FakeBybit`."""
+"""Helpers to point a Bybit adapter at a :class:`~marketmaestro_bybit.testing.FakeBybit`, and read streams."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from marketmaestro.config import ExchangeConfig
 from marketmaestro.exchanges import ExchangeContext
+from marketmaestro.model import OrderBook
 from marketmaestro.storage import AsyncStore
 from marketmaestro_bybit.options import BybitOptions
 from marketmaestro_bybit.testing.fake import FakeBybit
 
-__all__ = ["TEST_KEY", "TEST_SECRET", "fake_context", "fake_options"]
+__all__ = [
+    "TEST_KEY",
+    "TEST_SECRET",
+    "WAIT",
+    "drain",
+    "fake_book",
+    "fake_context",
+    "fake_options",
+    "next_matching",
+    "same_book",
+    "wait_until",
+]
 
 TEST_KEY = "MMTESTKEY0001"
 TEST_SECRET = "MM-FAKE-BYBIT-SECRET-7d9f2a61c4e8"
@@ -57,3 +72,47 @@ def fake_context(
     return ExchangeContext(
         name, config, fake_options(fake, category, **options), store, config_dir or Path.cwd(), mode=mode
     )
+
+
+WAIT = 5.0
+"""Longest wait for something a stream must send (generous: the machine is shared)."""
+
+
+async def next_matching(receive: trio.MemoryReceiveChannel[Any], wanted: Callable[[Any], bool]) -> Any:
+    """The next item ``wanted`` accepts (others are skipped); fails after :data:`WAIT` seconds."""
+    with trio.fail_after(WAIT):
+        async for item in receive:
+            if wanted(item):
+                return item
+    raise AssertionError("the stream ended")
+
+
+async def drain(receive: trio.MemoryReceiveChannel[Any], quiet: float = 0.3) -> list[Any]:
+    """Everything that arrives until nothing came for ``quiet`` seconds."""
+    items = []
+    while True:
+        with trio.move_on_after(quiet) as scope:
+            items.append(await receive.receive())
+        if scope.cancelled_caught:
+            return items
+
+
+def fake_book(
+    fake: FakeBybit, symbol: str = "BTCUSDT", category: str = "spot", depth: int = 50
+) -> tuple[Any, Any]:
+    """The fake's book as the floats of an ``OrderBook``."""
+    bids, asks = fake.book(symbol, category, depth)
+    return tuple((float(p), float(q)) for p, q in bids), tuple((float(p), float(q)) for p, q in asks)
+
+
+def same_book(book: OrderBook, fake: FakeBybit, category: str = "spot") -> bool:
+    return (book.bids, book.asks) == fake_book(fake, book.symbol, category)
+
+
+async def wait_until(condition: Callable[[], bool], what: str, within: float = WAIT) -> None:
+    """Poll ``condition`` until it holds (for the fake's counters, which have no event to wait on)."""
+    with trio.move_on_after(within):
+        while not condition():  # noqa: ASYNC110 - another component's counter, no event to wait for
+            await trio.sleep(0.02)
+        return
+    raise AssertionError(f"timed out after {within:g} s waiting for {what}")
