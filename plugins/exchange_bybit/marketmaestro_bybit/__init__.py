@@ -36,9 +36,10 @@ def create_exchange(context: ExchangeContext) -> Exchange:
     adapter = BybitExchange(context)
     if context.mode != "paper":
         return adapter
-    from marketmaestro.exchanges.paper import PaperExchange
+    from marketmaestro.exchanges.paper import PaperExchange, PaperOptions
 
-    return PaperExchange(context, feed=adapter)
+    paper = PaperOptions(balances=adapter.options.paper_balances, fee_rate=adapter.options.paper_fee_rate)
+    return PaperExchange(context, feed=adapter, options=paper)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -56,6 +57,11 @@ class BybitOptions(BaseModel):
     """Linear only: the settle coin used to list all open orders and positions."""
     account_type: Literal["UNIFIED"] = "UNIFIED"
     """The wallet queried for balances (Bybit V5 trades from the unified account)."""
+    paper_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10_000)})
+    """Paper mode: the paper account's balances when it is first created (later runs continue from the
+    stored ones)."""
+    paper_fee_rate: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    """Paper mode: the fee per fill as a fraction of its notional (Bybit's spot taker rate by default)."""
 
     @field_validator("rest_url", "ws_public_url", "ws_private_url")
     @classmethod
@@ -65,6 +71,14 @@ class BybitOptions(BaseModel):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError(f"expected an http(s):// or ws(s):// URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("paper_balances")
+    @classmethod
+    def _balances(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for coin, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"paper balance of {coin} must not be negative, got {amount}")
+        return {coin.upper(): amount for coin, amount in value.items()}
 
     @field_validator("settle_coin")
     @classmethod
