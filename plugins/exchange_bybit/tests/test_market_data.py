@@ -12,7 +12,7 @@ from marketmaestro.model import Instrument
 from marketmaestro.storage import AsyncStore
 from marketmaestro_bybit import BybitExchange
 from marketmaestro_bybit.convert import bybit_interval
-from marketmaestro_bybit.testing import FakeBybit, running_fake
+from marketmaestro_bybit.testing import FakeBybit, FakeInstrument, running_fake
 from marketmaestro_bybit.testing.kit import TEST_KEY, TEST_SECRET, fake_context
 
 Factory = Callable[..., BybitExchange]
@@ -78,5 +78,32 @@ async def test_the_running_candle_is_never_returned(store: AsyncStore) -> None:
             running = live.venue.market("spot", "BTCUSDT").running.start
             assert klines and klines[-1].timestamp < running
             assert all(k.timestamp + MINUTE <= adapter.rest.server_now() for k in klines)
+        finally:
+            await adapter.disconnect()
+
+
+async def test_linear_instruments_come_in_pages(store: AsyncStore) -> None:
+    d = Decimal
+    many = [
+        FakeInstrument(
+            f"C{i:04d}USDT",
+            "linear",
+            f"C{i:04d}",
+            "USDT",
+            d("0.01"),
+            d("0.1"),
+            d("0.1"),
+            d("5"),
+            d("10"),
+            d("1"),
+        )
+        for i in range(1200)
+    ]
+    async with running_fake(instruments=many, history=2) as crowded:
+        crowded.add_account(TEST_KEY, TEST_SECRET, {"USDT": d(1)})
+        adapter = BybitExchange(fake_context(crowded, store, category="linear", pairs=("C1199USDT",)))
+        try:
+            await adapter.connect()  # finds the pair on the second page
+            assert len(await adapter.instruments()) == 1200
         finally:
             await adapter.disconnect()

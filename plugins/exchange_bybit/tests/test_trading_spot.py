@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from marketmaestro.exchanges import OrderRejected
+from marketmaestro.exchanges import ExchangeError, OrderRejected
 from marketmaestro.model import Order, OrderStatus, OrderType, Side, TimeInForce
 from marketmaestro_bybit import BybitExchange
 from marketmaestro_bybit.testing import FakeBybit
@@ -257,3 +257,20 @@ async def test_history_and_fills_follow_the_cursor_over_pages(spot: BybitExchang
     since = fills[-1].timestamp
     assert {f.fill_id for f in await spot.fills(since=since)} <= {f.fill_id for f in fills}
     assert len(await spot.order_history(since=fake.venue.now() + 1000)) == 0
+
+
+async def test_history_further_back_than_seven_days_is_asked_in_windows(
+    spot: BybitExchange, fake: FakeBybit
+) -> None:
+    account = fake.venue.accounts[TEST_KEY]
+    body = {"category": "spot", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Market", "qty": "0.001"}
+    fake.venue.place(account, {**body, "marketUnit": "baseCoin", "orderLinkId": "mm-old"})
+    twenty_days_ago = fake.venue.now() - 20 * 86_400_000
+    with pytest.raises(ExchangeError, match="7 days"):  # Bybit refuses a longer span in one request
+        await spot.rest.get(
+            "/v5/order/history",
+            {"category": "spot", "startTime": twenty_days_ago, "endTime": fake.venue.now()},
+            signed=True,
+        )
+    assert [o.client_order_id for o in await spot.order_history(since=twenty_days_ago)] == ["mm-old"]
+    assert [f.client_order_id for f in await spot.fills(since=twenty_days_ago)] == ["mm-old"]
