@@ -222,3 +222,28 @@ async def test_unreachable_host_is_retryable() -> None:
             await rest.get("/v5/market/time", {})
     finally:
         await rest.aclose()
+
+
+async def test_an_order_whose_answer_was_lost_is_placed_once_when_sent_again(
+    make_adapter: Factory, fake: FakeBybit
+) -> None:
+    adapter = make_adapter(request_timeout=0.3)
+    await adapter.connect()
+    order = limit_order("mm-lost-answer")
+    fake.faults.delay_next(1, seconds=0.6, path="/v5/order/create")
+    with pytest.raises(RetryableError, match="no answer within"):
+        await adapter.place_order(order)
+    await trio.sleep(0.5)  # the slow request reaches the fake meanwhile (or never does: both must be fine)
+    again = await adapter.place_order(order)  # what the order manager does after a RetryableError
+    assert again.order.venue_order_id is not None
+    assert [o["orderLinkId"] for o in fake.orders(TEST_KEY)] == ["mm-lost-answer"]
+
+
+async def test_an_order_refused_with_a_5xx_is_placed_once_when_sent_again(
+    spot: BybitExchange, fake: FakeBybit
+) -> None:
+    fake.faults.fail_next(1, status=503, path="/v5/order/create")
+    with pytest.raises(RetryableError, match="HTTP 503"):
+        await spot.place_order(limit_order("mm-5xx"))
+    await spot.place_order(limit_order("mm-5xx"))
+    assert [o["orderLinkId"] for o in fake.orders(TEST_KEY)] == ["mm-5xx"]
