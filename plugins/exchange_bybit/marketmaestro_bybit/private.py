@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
-
-import trio
+from typing import Any
 
 from marketmaestro.exchanges import (
     AccountEvent,
@@ -29,7 +27,7 @@ from marketmaestro_bybit.convert import parse_balances, parse_fill, parse_order,
 from marketmaestro_bybit.errors import BybitFatal
 from marketmaestro_bybit.options import BybitOptions
 from marketmaestro_bybit.signing import ws_auth_signature
-from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected, single_errors
+from marketmaestro_bybit.ws import ReconnectingStream, WsConnection
 
 __all__ = ["PrivateStream"]
 
@@ -42,8 +40,10 @@ Emit = Callable[[AccountEvent], Awaitable[None]]
 CatchUp = Callable[[int | None], Awaitable[list[AccountEvent]]]
 
 
-class PrivateStream:
+class PrivateStream(ReconnectingStream):
     """The account's private stream, kept alive across failures."""
+
+    label = "private"
 
     def __init__(
         self,
@@ -58,44 +58,21 @@ class PrivateStream:
         catch_up: CatchUp,
         emit: Emit,
     ) -> None:
-        self.exchange = exchange
-        self.url = url
-        self.options = options
+        super().__init__(exchange=exchange, url=url, options=options)
         self._key = api_key
         self._secret = api_secret
         self.server_now = server_now
         self.instruments = instruments
         self.catch_up = catch_up
         self.emit = emit
-        self.sessions = 0
         self.watermark: int | None = None
         """Bybit time of the last message (or subscription); a reconnect catches up from a bit before it."""
         self._fills: OrderedDict[str, None] = OrderedDict()
         self._orders: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
-        self._ready = trio.Event()
 
     def topics(self) -> list[str]:
         topics = ["order", "execution", "wallet"]
         return [*topics, "position"] if self.options.category == "linear" else topics
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
-        """Stream until cancelled; ``started()`` once authenticated, subscribed and caught up."""
-        with single_errors():
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keep)
-                await self._ready.wait()
-                task_status.started()
-        raise AssertionError("unreachable: the private stream never ends by itself")
-
-    async def _keep(self) -> NoReturn:
-        await keep_connected(
-            self.url,
-            self._session,
-            name=f"{self.exchange}/private",
-            ping_interval=self.options.ping_interval,
-            stale_after=self.options.stale_after,
-            backoff=Backoff(self.options.reconnect_initial, self.options.reconnect_max),
-        )
 
     async def _session(self, conn: WsConnection) -> None:
         self.sessions += 1

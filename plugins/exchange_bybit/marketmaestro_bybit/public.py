@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn
-
-import trio
+from typing import Any
 
 from marketmaestro.exchanges import ExchangeError
 from marketmaestro.logs import log_event
@@ -28,7 +26,7 @@ from marketmaestro_bybit.book import BookOutOfSync, LocalBook
 from marketmaestro_bybit.convert import FROM_BYBIT_INTERVAL, bybit_interval, parse_ticker
 from marketmaestro_bybit.errors import BybitFatal
 from marketmaestro_bybit.options import BybitOptions
-from marketmaestro_bybit.ws import Backoff, WsConnection, keep_connected, single_errors
+from marketmaestro_bybit.ws import ReconnectingStream, WsConnection
 
 __all__ = ["PublicStream", "PublicTrade"]
 
@@ -52,8 +50,10 @@ class PublicTrade:
     timestamp: int
 
 
-class PublicStream:
+class PublicStream(ReconnectingStream):
     """One public connection carrying every subscribed topic, kept alive across failures."""
+
+    label = "public"
 
     def __init__(
         self,
@@ -68,9 +68,7 @@ class PublicStream:
         trades: frozenset[str] = frozenset(),
         backfill: Backfill | None = None,
     ) -> None:
-        self.exchange = exchange
-        self.url = url
-        self.options = options
+        super().__init__(exchange=exchange, url=url, options=options)
         self.emit = emit
         self.backfill = backfill
         self.klines = {(symbol, bybit_interval(interval)): interval for symbol, interval in klines}
@@ -84,8 +82,6 @@ class PublicStream:
         """Open time of the last closed kline sent, per (symbol, MarketMaestro interval)."""
         self.ticker_state: dict[str, dict[str, Any]] = {}
         self.resyncs = 0
-        self.sessions = 0
-        self._ready = trio.Event()
         self._resyncing: set[str] = set()
 
     def topics(self) -> list[str]:
@@ -95,25 +91,6 @@ class PublicStream:
             + [f"orderbook.{depth}.{symbol}" for symbol in self.books]
             + [f"tickers.{symbol}" for symbol in self.tickers]
             + [f"publicTrade.{symbol}" for symbol in self.trades]
-        )
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
-        """Stream until cancelled; ``started()`` once the first connection is subscribed."""
-        with single_errors():
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keep)
-                await self._ready.wait()
-                task_status.started()
-        raise AssertionError("unreachable: the public stream never ends by itself")
-
-    async def _keep(self) -> NoReturn:
-        await keep_connected(
-            self.url,
-            self._session,
-            name=f"{self.exchange}/public",
-            ping_interval=self.options.ping_interval,
-            stale_after=self.options.stale_after,
-            backoff=Backoff(self.options.reconnect_initial, self.options.reconnect_max),
         )
 
     async def _session(self, conn: WsConnection) -> None:
@@ -221,13 +198,7 @@ class PublicStream:
         for (symbol, _), interval in sorted(self.klines.items()):
             if (symbol, interval) in self.last_kline:
                 continue
-            try:
-                latest = await self.backfill(symbol, interval, None)
-            except ExchangeError as exc:
-                log_event(
-                    "bybit.backfill_failed", level="warning", symbol=symbol, interval=interval, error=str(exc)
-                )
-                continue
+            latest = await self._klines_from(symbol, interval, None)
             if latest:
                 self.last_kline[(symbol, interval)] = latest[-1].timestamp
 
@@ -236,16 +207,19 @@ class PublicStream:
         if self.backfill is None:
             return
         for (symbol, interval), last in sorted(self.last_kline.items()):
-            start = last + interval_seconds(interval) * 1000
-            try:
-                missed = await self.backfill(symbol, interval, start)
-            except ExchangeError as exc:
-                log_event(
-                    "bybit.backfill_failed", level="warning", symbol=symbol, interval=interval, error=str(exc)
-                )
-                continue
-            for kline in missed:
+            for kline in await self._klines_from(symbol, interval, last + interval_seconds(interval) * 1000):
                 await self._send_kline(kline)
+
+    async def _klines_from(self, symbol: str, interval: str, start: int | None) -> list[Kline]:
+        """``backfill``'s answer, or nothing when it fails (logged; the WebSocket data still flows)."""
+        assert self.backfill is not None
+        try:
+            return await self.backfill(symbol, interval, start)
+        except ExchangeError as exc:
+            log_event(
+                "bybit.backfill_failed", level="warning", symbol=symbol, interval=interval, error=str(exc)
+            )
+            return []
 
     async def _on_book(self, conn: WsConnection, symbol: str, message: dict[str, Any]) -> None:
         book = self.books.get(symbol)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NoReturn
@@ -23,8 +24,16 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from marketmaestro.logs import log_event
+from marketmaestro_bybit.options import BybitOptions
 
-__all__ = ["Backoff", "StaleConnection", "WsConnection", "keep_connected", "single_errors"]
+__all__ = [
+    "Backoff",
+    "ReconnectingStream",
+    "StaleConnection",
+    "WsConnection",
+    "keep_connected",
+    "single_errors",
+]
 
 
 class StaleConnection(Exception):
@@ -207,3 +216,45 @@ async def _heartbeat(connection: WsConnection, interval: float) -> None:
     while True:
         await trio.sleep(interval)
         await connection.send_json({"req_id": connection.next_id("ping"), "op": "ping"})
+
+
+class ReconnectingStream(ABC):
+    """A stream on one WebSocket connection, kept alive across failures by :func:`keep_connected`.
+
+    Subclasses implement ``_session`` (subscribe, then read until the connection fails) and set
+    ``_ready`` once the first session delivers.
+    """
+
+    label = "stream"
+    """Names the stream in the log (``<exchange>/<label>``)."""
+
+    def __init__(self, *, exchange: str, url: str, options: BybitOptions) -> None:
+        self.exchange = exchange
+        self.url = url
+        self.options = options
+        self.sessions = 0
+        """Sessions started so far (each reconnect starts one)."""
+        self._ready = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
+        """Stream until cancelled; ``started()`` once the first session is ready."""
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._keep)
+                await self._ready.wait()
+                task_status.started()
+        raise AssertionError(f"unreachable: the {self.label} stream never ends by itself")
+
+    async def _keep(self) -> NoReturn:
+        await keep_connected(
+            self.url,
+            self._session,
+            name=f"{self.exchange}/{self.label}",
+            ping_interval=self.options.ping_interval,
+            stale_after=self.options.stale_after,
+            backoff=Backoff(self.options.reconnect_initial, self.options.reconnect_max),
+        )
+
+    @abstractmethod
+    async def _session(self, conn: WsConnection) -> None:
+        """Run one connection: subscribe, then read until it fails."""
