@@ -75,39 +75,63 @@ def rows(db: Path, query: str) -> list[tuple[Any, ...]]:
             return []
 
 
-def trade_end_to_end(folder: Path, python: Path, mm: Path) -> None:
-    """Start the fake and ``mm run`` with ``python`` and ``mm``, and check the trade everywhere."""
-    logs = {name: (folder / f"{name}.txt").open("w") for name in ("fake-err", "bot-out", "bot-err")}
+def start_fake(python: Path, errors: Any) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """``python -m marketmaestro_bybit.testing`` with one funded account, closing a candle every 0.5 s."""
     fake = subprocess.Popen(
         [python, "-m", "marketmaestro_bybit.testing", "--port", "0", "--account", f"{KEY}:{SECRET}",
          "--balance", "USDT=100000", "--kline-seconds", "0.5"],
-        stdout=subprocess.PIPE, stderr=logs["fake-err"], text=True, env=clean_environ(),
+        stdout=subprocess.PIPE, stderr=errors, text=True, env=clean_environ(),
     )  # fmt: skip
+    assert fake.stdout is not None
+    line = fake.stdout.readline()
+    assert line, "the fake did not start"
+    return fake, json.loads(line)
+
+
+def write_settings(folder: Path, urls: dict[str, str]) -> int:
+    """settings.yaml trading BTCUSDT on the fake (testnet mode) with the first-buy strategy; the API port."""
+    port = free_port()
+    (folder / "first_buy.star").write_text(FIRST_BUY)
+    options = {
+        "rest_url": urls["rest_url"],
+        "ws_public_url": urls["ws_public_spot"],
+        "ws_private_url": urls["ws_private_url"],
+    }
+    pair = {"symbol": "BTCUSDT", "strategies": [{"name": "first_buy", "file": "first_buy.star"}]}
+    settings = {
+        "database": {"path": "bot.db"},
+        "api": {"host": "127.0.0.1", "port": port},
+        "logging": {"file": "logs/bot.log", "level": "info"},
+        "risk": {"max_position_size": {"default": 0.05}},
+        "exchanges": {"bybit": {"mode": "testnet", "options": options, "pairs": [pair]}},
+    }
+    (folder / "settings.yaml").write_text(yaml.safe_dump(settings))
+    return port
+
+
+def bot_environ(secret: str = SECRET) -> dict[str, str]:
+    return clean_environ(
+        MM_API__TOKEN=TOKEN, MM_EXCHANGES__BYBIT__API_KEY=KEY, MM_EXCHANGES__BYBIT__API_SECRET=secret
+    )
+
+
+def stop(*processes: subprocess.Popen[Any] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+
+
+def trade_end_to_end(folder: Path, python: Path, mm: Path) -> None:
+    """Start the fake and ``mm run`` with ``python`` and ``mm``, and check the trade everywhere."""
+    logs = {name: (folder / f"{name}.txt").open("w") for name in ("fake-err", "bot-out", "bot-err")}
+    fake, urls = start_fake(python, logs["fake-err"])
     bot: subprocess.Popen[bytes] | None = None
     try:
-        assert fake.stdout is not None
-        line = fake.stdout.readline()
-        assert line, (folder / "fake-err.txt").read_text()
-        urls = json.loads(line)
-        port = free_port()
-        (folder / "first_buy.star").write_text(FIRST_BUY)
-        options = {
-            "rest_url": urls["rest_url"],
-            "ws_public_url": urls["ws_public_spot"],
-            "ws_private_url": urls["ws_private_url"],
-        }
-        pair = {"symbol": "BTCUSDT", "strategies": [{"name": "first_buy", "file": "first_buy.star"}]}
-        settings = {
-            "database": {"path": "bot.db"},
-            "api": {"host": "127.0.0.1", "port": port},
-            "logging": {"file": "logs/bot.log", "level": "info"},
-            "risk": {"max_position_size": {"default": 0.05}},
-            "exchanges": {"bybit": {"mode": "testnet", "options": options, "pairs": [pair]}},
-        }
-        (folder / "settings.yaml").write_text(yaml.safe_dump(settings))
-        env = clean_environ(
-            MM_API__TOKEN=TOKEN, MM_EXCHANGES__BYBIT__API_KEY=KEY, MM_EXCHANGES__BYBIT__API_SECRET=SECRET
-        )
+        port = write_settings(folder, urls)
+        env = bot_environ()
         bot = subprocess.Popen(
             [mm, "run"], cwd=folder, env=env, stdout=logs["bot-out"], stderr=logs["bot-err"]
         )
@@ -146,12 +170,7 @@ def trade_end_to_end(folder: Path, python: Path, mm: Path) -> None:
             "0.00999"
         )  # 0.01 less the 0.1 % fee, charged in BTC
     finally:
-        for process in (bot, fake):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
-        if fake.stdout is not None:
-            fake.stdout.close()
+        stop(bot, fake)
         for handle in logs.values():
             handle.close()
     texts = [(folder / "logs" / "bot.log").read_text(), *((folder / f"{n}.txt").read_text() for n in logs)]
@@ -168,6 +187,46 @@ def _items(payload: Any) -> list[dict[str, Any]]:
 
 def test_mm_run_trades_on_the_fake_bybit(tmp_path: Path) -> None:
     trade_end_to_end(tmp_path, Path(sys.executable), Path(sys.executable).with_name("mm"))
+
+
+def test_mm_run_with_a_wrong_secret_fails_the_exchange_once_and_clearly(tmp_path: Path) -> None:
+    with (tmp_path / "fake-err.txt").open("w") as errors, (tmp_path / "bot-err.txt").open("w") as bot_errors:
+        fake, urls = start_fake(Path(sys.executable), errors)
+        bot = None
+        try:
+            port = write_settings(tmp_path, urls)
+            mm = Path(sys.executable).with_name("mm")
+            bot = subprocess.Popen(
+                [mm, "run"],
+                cwd=tmp_path,
+                env=bot_environ("WRONG-SECRET-51c2"),
+                stdout=bot_errors,
+                stderr=bot_errors,
+            )
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+
+            def failed() -> dict[str, Any] | None:
+                try:
+                    health = httpx.get(
+                        f"http://127.0.0.1:{port}/api/v1/health", headers=headers, timeout=2
+                    ).json()
+                except (httpx.TransportError, ValueError):
+                    return None
+                component = health.get("components", {}).get("exchange:bybit", {})
+                return component if component.get("state") == "failed" else None
+
+            component = wait_for(failed, "exchange:bybit to be marked failed")
+            assert "signature was refused" in component["detail"] and "10004" in component["detail"]
+            assert KEY not in component["detail"]
+            time.sleep(1.0)  # long enough for a retry storm to show
+            state = httpx.get(f"{urls['rest_url']}/fake/state", timeout=5).json()
+            assert state["answered"].get("refused") == 1, state["answered"]
+            bot.send_signal(signal.SIGINT)
+            assert bot.wait(timeout=20) == 0
+        finally:
+            stop(bot, fake)
+    log = (tmp_path / "logs" / "bot.log").read_text()
+    assert "exchange.fatal" in log and "WRONG-SECRET-51c2" not in log and KEY not in log
 
 
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests", ".venv")
