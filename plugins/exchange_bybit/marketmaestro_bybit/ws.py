@@ -165,7 +165,9 @@ async def _websocket(url: str) -> AsyncIterator[WebSocketConnection]:
     async with trio.open_nursery() as nursery:
         with trio.fail_after(CONNECT_TIMEOUT):
             stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = (
-                await trio.open_ssl_over_tcp_stream(host, port, ssl_context=ssl.create_default_context())
+                await trio.open_ssl_over_tcp_stream(
+                    host, port, ssl_context=ssl.create_default_context(), https_compatible=True
+                )
                 if secure
                 else await trio.open_tcp_stream(host, port)
             )
