@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from marketmaestro.cli.context import CliState
-from marketmaestro.exchanges.paper.simulator import CsvFormatError
+from marketmaestro.exchanges.paper.simulator import CsvFormatError, read_kline_columns
 from marketmaestro.strategy.engine import StrategyEngine
-from marketmaestro.strategy.replay import Replay, read_kline_columns
+from marketmaestro.strategy.replay import Replay
 from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError
 
 

@@ -16,19 +16,13 @@ the runner does in ``mm run``.
 
 from __future__ import annotations
 
-import csv
 import itertools
-import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from marketmaestro.exchanges.paper.simulator import CSV_COLUMNS, CsvFormatError
-from marketmaestro.exchanges.paper.simulator import _parse_number as parse_number
-from marketmaestro.exchanges.paper.simulator import _parse_timestamp as parse_timestamp
 from marketmaestro.model import Fill, Kline, Position, Side
 from marketmaestro.portfolio import apply_fill
 from marketmaestro.strategy.engine import COLUMNS, CallContext, StrategyEngine
@@ -57,35 +51,6 @@ def _mm_replay(first, last, symbol, interval):
 """
 CHUNK = 50_000
 """Klines per column upload: bounds memory on long files and lets records stream out as they come."""
-
-
-def read_kline_columns(path: Path) -> dict[str, list[Any]]:
-    """The klines of a CSV (``timestamp,open,high,low,close,volume``, as ``read_klines_csv`` reads them)
-    as columns; ``CsvFormatError`` names the file, line and column of the first bad value."""
-    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
-    numbers = [columns[name] for name in CSV_COLUMNS[1:]]
-    timestamps = columns["timestamp"]
-    finite = math.isfinite
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [f.strip().lower() for f in header] != list(CSV_COLUMNS):
-            raise CsvFormatError(f"{path}:1: header got {header!r}; expected {','.join(CSV_COLUMNS)}")
-        for line, row in enumerate(reader, start=2):
-            if len(row) != len(CSV_COLUMNS):
-                raise CsvFormatError(f"{path}:{line}: got {len(row)} columns; expected {len(CSV_COLUMNS)}")
-            try:
-                values = [float(raw) for raw in row[1:]]
-                good = all(finite(value) for value in values)
-            except ValueError:
-                good = False
-            if not good:  # the slow path, for its message
-                pairs = zip(CSV_COLUMNS[1:], row[1:], strict=True)
-                values = [parse_number(raw, name, path, line) for name, raw in pairs]
-            timestamps.append(parse_timestamp(row[0], path, line))
-            for column, value in zip(numbers, values, strict=True):
-                column.append(value)
-    return columns
 
 
 @dataclass

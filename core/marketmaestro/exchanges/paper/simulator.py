@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from marketmaestro.model import Kline, OrderBook, Ticker
 
@@ -34,6 +35,24 @@ def read_klines_csv(path: Path, symbol: str, interval: str) -> Iterator[Kline]:
     ``timestamp`` is epoch milliseconds, epoch seconds or an ISO-8601 time (``2024-01-01T00:00:00Z``; a time
     without an offset is UTC).
     """
+    for timestamp, o, h, lo, c, v in _csv_rows(path):
+        yield Kline(symbol, interval, timestamp, o, h, lo, c, v, closed=True)
+
+
+def read_kline_columns(path: Path) -> dict[str, list[Any]]:
+    """The klines of a CSV (as ``read_klines_csv`` reads them) as columns named after ``CSV_COLUMNS``,
+    without building a ``Kline`` per row (what ``mm strategy test`` feeds the replay)."""
+    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
+    appends = [columns[name].append for name in CSV_COLUMNS]
+    for row in _csv_rows(path):
+        for append, value in zip(appends, row, strict=True):
+            append(value)
+    return columns
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, float, float, float, float, float]]:
+    """Each row of a klines CSV, parsed; ``CsvFormatError`` names the file, line and column of a bad value."""
+    finite = math.isfinite
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -42,12 +61,15 @@ def read_klines_csv(path: Path, symbol: str, interval: str) -> Iterator[Kline]:
         for line, row in enumerate(reader, start=2):
             if len(row) != len(CSV_COLUMNS):
                 raise CsvFormatError(f"{path}:{line}: got {len(row)} columns; expected {len(CSV_COLUMNS)}")
-            timestamp = _parse_timestamp(row[0], path, line)
-            o, h, lo, c, v = (
-                _parse_number(raw, column, path, line)
-                for column, raw in zip(CSV_COLUMNS[1:], row[1:], strict=True)
-            )
-            yield Kline(symbol, interval, timestamp, o, h, lo, c, v, closed=True)
+            try:
+                o, h, lo, c, v = (float(raw) for raw in row[1:])
+                good = finite(o) and finite(h) and finite(lo) and finite(c) and finite(v)
+            except ValueError:
+                good = False
+            if not good:  # the slow path, for the message naming the bad value
+                pairs = zip(CSV_COLUMNS[1:], row[1:], strict=True)
+                o, h, lo, c, v = (_parse_number(raw, column, path, line) for column, raw in pairs)
+            yield _parse_timestamp(row[0], path, line), o, h, lo, c, v
 
 
 def _parse_number(raw: str, column: str, path: Path, line: int) -> float:
