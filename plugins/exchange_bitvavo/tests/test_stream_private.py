@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -14,18 +13,9 @@ import trio
 
 from marketmaestro.exchanges import AccountEvent, BalanceUpdate, FatalExchangeError, FillUpdate, OrderUpdate
 from marketmaestro.model import Order, OrderStatus, OrderType, Side
+from marketmaestro.testing import wait_until
 from marketmaestro_bitvavo import BitvavoExchange
 from marketmaestro_bitvavo.testing import API_SECRET, FakeServer
-
-
-async def until(predicate: Callable[[], Any], what: str, patience: float = 10.0) -> Any:
-    with trio.move_on_after(patience):
-        while True:
-            result = predicate()
-            if result:
-                return result
-            await trio.sleep(0.01)
-    raise AssertionError(f"waited {patience:g} s in vain for {what}")
 
 
 class Account:
@@ -84,9 +74,9 @@ async def test_orders_fills_and_balances_arrive_as_they_happen(
 
     placed = limit("29900")
     await exchange.place_order(placed)
-    await until(lambda: account.orders(placed.client_order_id), "the new order")
+    await wait_until(lambda: account.orders(placed.client_order_id), "the new order")
     server.fake.set_price("BTC-EUR", "29800")
-    await until(lambda: OrderStatus.FILLED in account.orders(placed.client_order_id), "the filled order")
+    await wait_until(lambda: OrderStatus.FILLED in account.orders(placed.client_order_id), "the filled order")
     (fill,) = account.fills()
     assert fill.fill.client_order_id == placed.client_order_id and fill.fill.strategy == "probe"
     assert (fill.fill.quantity, fill.fill.price, fill.fill.fee) == (
@@ -96,7 +86,9 @@ async def test_orders_fills_and_balances_arrive_as_they_happen(
     )
     update = [e for e in account.events if isinstance(e, OrderUpdate)][-1]
     assert update.order.strategy == "probe" and update.order.filled_quantity == Decimal("0.1")
-    await until(lambda: any(b.asset == "BTC" for b in account.balances()[-1].balances), "the polled balances")
+    await wait_until(
+        lambda: any(b.asset == "BTC" for b in account.balances()[-1].balances), "the polled balances"
+    )
 
 
 async def test_a_reconnect_catches_up_without_repeating(
@@ -109,10 +101,10 @@ async def test_a_reconnect_catches_up_without_repeating(
     await exchange.place_order(early)
     await exchange.place_order(late)
     server.fake.set_price("BTC-EUR", "29940")  # fills the early order while connected
-    await until(lambda: len(account.fills()) == 1, "the first fill")
+    await wait_until(lambda: len(account.fills()) == 1, "the first fill")
     server.fake.drop_connections()
     server.fake.set_price("BTC-EUR", "29850")  # fills the late one while the stream is down
-    await until(lambda: len(account.fills()) == 2, "the fill missed while disconnected")
+    await wait_until(lambda: len(account.fills()) == 2, "the fill missed while disconnected")
     await trio.sleep(0.3)
     fills = account.fills()
     assert [f.fill.client_order_id for f in fills] == [early.client_order_id, late.client_order_id]

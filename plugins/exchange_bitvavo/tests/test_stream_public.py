@@ -4,7 +4,6 @@ through every resync, tickers, and reconnects without a duplicated or out-of-ord
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,21 +11,11 @@ import trio
 
 from marketmaestro.exchanges import Subscription
 from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
+from marketmaestro.testing import wait_until
 from marketmaestro_bitvavo import BitvavoExchange
 from marketmaestro_bitvavo.testing import API_SECRET, FakeServer
 
 MINUTE = 60_000
-
-
-async def until(predicate: Callable[[], Any], what: str, patience: float = 10.0) -> Any:
-    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``patience`` seconds."""
-    with trio.move_on_after(patience):
-        while True:
-            result = predicate()
-            if result:
-                return result
-            await trio.sleep(0.01)
-    raise AssertionError(f"waited {patience:g} s in vain for {what}")
 
 
 class Collector:
@@ -74,7 +63,7 @@ async def test_closed_klines_only_and_a_reconnect_neither_repeats_nor_reorders(
     fake.set_price("BTC-EUR", "30010", timestamp=t0 + 1_000)
     fake.set_price("BTC-EUR", "30020", timestamp=t0 + 2_000)
     fake.set_price("BTC-EUR", "30030", timestamp=t0 + 61_000)
-    await until(lambda: collector.klines(), "the first closed kline")
+    await wait_until(lambda: collector.klines(), "the first closed kline")
     assert collector.klines() == [(t0, 30020.0, True)], "the open candle is never handed on"
 
     # Lost connection: three candles happen meanwhile; the clock moves on past them.
@@ -82,10 +71,10 @@ async def test_closed_klines_only_and_a_reconnect_neither_repeats_nor_reorders(
     for minute, price in ((2, "30040"), (3, "30050"), (4, "30060")):
         fake.set_price("BTC-EUR", price, timestamp=t0 + minute * MINUTE + 1_000)
     set_server_now(server, t0 + 4 * MINUTE + 30_000)
-    await until(lambda: len(collector.klines()) >= 4, "the klines missed while disconnected")
+    await wait_until(lambda: len(collector.klines()) >= 4, "the klines missed while disconnected")
     fake.set_price("BTC-EUR", "30070", timestamp=t0 + 4 * MINUTE + 40_000)
     fake.set_price("BTC-EUR", "30080", timestamp=t0 + 5 * MINUTE + 1_000)
-    await until(lambda: len(collector.klines()) >= 5, "the kline after the reconnect")
+    await wait_until(lambda: len(collector.klines()) >= 5, "the kline after the reconnect")
     await trio.sleep(0.2)
     assert collector.klines() == [
         (t0, 30020.0, True),
@@ -103,7 +92,7 @@ async def test_a_quiet_candle_closes_when_its_interval_is_over(
     now = server.fake.exchange.now_ms()
     started = now - now % 300_000 - 300_000  # the previous 5-minute candle, over by now
     server.fake.set_price("BTC-EUR", "30100", timestamp=started + 1_000)
-    await until(lambda: collector.klines(), "the timer to close the candle")
+    await wait_until(lambda: collector.klines(), "the timer to close the candle")
     assert collector.klines() == [(started, 30100.0, True)]
 
 
@@ -124,29 +113,29 @@ async def test_the_book_stays_equal_to_the_fake_through_gaps_drops_and_bad_frame
     exchange: BitvavoExchange = make_exchange(reconnect_initial=0.05)
     await exchange.connect()
     collector = await start(nursery, exchange, Subscription(orderbooks=frozenset({"BTCEUR"})))
-    await until(lambda: local_equals_fake(exchange, server), "the first snapshot")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the first snapshot")
     books = [m for m in collector.items if isinstance(m, OrderBookDataMsg)]
     assert books and books[-1].orderbook.best_bid == 29999.0 and books[-1].orderbook.best_ask == 30001.0
 
     for price in ("30005", "30003", "29990"):  # plain updates
         fake.set_price("BTC-EUR", price)
-        await until(lambda: local_equals_fake(exchange, server), f"the book after a move to {price}")
+        await wait_until(lambda: local_equals_fake(exchange, server), f"the book after a move to {price}")
     last = [m for m in collector.items if isinstance(m, OrderBookDataMsg)][-1].orderbook
     assert (last.best_bid, last.best_ask) == (29989.0, 29991.0)
 
     fake.skip_nonce("BTC-EUR")  # the next update is lost on the wire
     fake.set_price("BTC-EUR", "29980")
     fake.set_price("BTC-EUR", "29985")  # its nonce shows the gap
-    await until(lambda: exchange.public.resyncs == 1, "the resync after the gap")
-    await until(lambda: local_equals_fake(exchange, server), "the book after the resync")
+    await wait_until(lambda: exchange.public.resyncs == 1, "the resync after the gap")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the book after the resync")
 
     fake.drop_connections()
     fake.set_price("BTC-EUR", "29970")
-    await until(lambda: local_equals_fake(exchange, server), "the book after the reconnect")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the book after the reconnect")
 
     fake.malformed_frame()
     fake.set_price("BTC-EUR", "29960")
-    await until(lambda: local_equals_fake(exchange, server), "the book after the malformed frame")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the book after the malformed frame")
     reconnects = [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"]
     assert len(reconnects) == 2 and "malformed frame" in reconnects[-1]["error"]
     assert API_SECRET not in json.dumps(log_messages, default=str)
@@ -157,13 +146,13 @@ async def test_tickers_merge_best_prices_and_the_day(
 ) -> None:
     collector = await start(nursery, live, Subscription(tickers=frozenset({"BTCEUR"})))
     server.fake.set_price("BTC-EUR", "31000")
-    tickers = await until(
+    tickers = await wait_until(
         lambda: [
             m.ticker for m in collector.items if isinstance(m, TickerDataMsg) and m.ticker.last == 31000.0
         ],
         "a ticker at the new price",
     )
-    await until(lambda: collector.items[-1].ticker.bid == 30999.0, "the best bid")  # type: ignore[union-attr]
+    await wait_until(lambda: collector.items[-1].ticker.bid == 30999.0, "the best bid")  # type: ignore[union-attr]
     last = collector.items[-1].ticker  # type: ignore[union-attr]
     assert (last.symbol, last.bid, last.ask, last.last) == ("BTCEUR", 30999.0, 31001.0, 31000.0)
     assert tickers[0].volume_24h > 0
@@ -214,13 +203,13 @@ async def test_a_silent_connection_is_found_by_the_keepalive_and_replaced(
     )
     await exchange.connect()
     await start(nursery, exchange, Subscription(orderbooks=frozenset({"BTCEUR"})))
-    await until(lambda: local_equals_fake(exchange, server), "the first snapshot")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the first snapshot")
     proxy.stall()
     server.fake.set_price("BTC-EUR", "30200")  # lost in the silent connection
-    await until(
+    await wait_until(
         lambda: [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"],
         "the reconnect",
     )
-    await until(lambda: local_equals_fake(exchange, server), "the book after the new connection")
+    await wait_until(lambda: local_equals_fake(exchange, server), "the book after the new connection")
     (reconnect,) = [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"]
     assert "no pong" in reconnect["error"]
