@@ -123,7 +123,7 @@ class Replay:
         self._records: list[dict[str, Any]] = []
         self._columns: dict[str, list[Any]] = {column: [] for column in (*COLUMNS, "closed")}
         self._cursor = 0
-        engine.context = CallContext(self.book.position_dict(), {}, 0)
+        engine.context = self.book.context(0)
         # Bound methods made once and kept: the binding holds no reference to what it is given.
         self.script.set_global("_mm_at", self._at)
         self.script.set_global("_mm_signal", self._signal)
@@ -217,7 +217,7 @@ class Replay:
                     "reason": signal.reason,
                 }
             )
-        self.engine.context = CallContext(self.book.position_dict(), {}, timestamp)
+        self.engine.context = self.book.context(timestamp)
 
     # --- records ------------------------------------------------------------------------------------------
 
