@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,45 @@ def test_module_globals_are_frozen(tmp_path: Path) -> None:
     with pytest.raises(StrategyRuntimeError) as caught:
         load(path).call("on_kline", 1)
     assert "frozen" in str(caught.value)
+
+
+def test_calls_from_the_main_thread_run_on_another_thread_and_others_run_where_they_are(
+    tmp_path: Path,
+) -> None:
+    """Calls into the binding from the main thread are slow (glibc reads /proc/self/maps for the main
+    thread's stack on every call from C into Go), so they are handed to a helper thread."""
+    seen: list[threading.Thread] = []
+
+    def where() -> None:
+        seen.append(threading.current_thread())
+
+    script = load(write(tmp_path, MINIMAL.replace("return None", "return where()")), {"where": where})
+    assert threading.current_thread() is threading.main_thread()
+    script.call("on_kline", 1)
+    assert seen[-1] is not threading.main_thread()
+
+    def from_a_thread() -> None:
+        script.call("on_kline", 2)
+
+    worker = threading.Thread(target=from_a_thread)
+    worker.start()
+    worker.join()
+    assert seen[-1] is worker
+
+
+def test_an_error_in_a_prelude_builtin_is_told_from_the_strategy_s_call(tmp_path: Path) -> None:
+    prelude = [
+        (
+            "<marketmaestro>[1]",
+            "def total(values):\n    t = 0.0\n    for x in values:\n        t += x\n    return t\n",
+        )
+    ]
+    path = write(tmp_path, MINIMAL.replace("return None", 'return total([1.0, "two"])'))
+    script = StarlarkScript(path, {}, lambda line: None, prelude)
+    assert script.call("settings") == {"interval": "1m"}
+    with pytest.raises(StrategyRuntimeError) as caught:
+        script.call("on_kline", 1)
+    assert str(caught.value) == f"on_kline: total() called at {path}:5:17: unknown binary op: float + string"
+    assert caught.value.backtrace is not None
+    assert "<marketmaestro>" not in caught.value.backtrace
+    assert caught.value.backtrace.splitlines()[-2].strip() == f"{path}:5:17: in on_kline"

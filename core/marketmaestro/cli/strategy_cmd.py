@@ -18,7 +18,7 @@ from marketmaestro.cli.context import CliState
 from marketmaestro.exchanges.paper.simulator import CsvFormatError, read_kline_columns
 from marketmaestro.strategy.engine import StrategyEngine
 from marketmaestro.strategy.replay import Replay
-from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError
+from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError, off_main_thread
 
 
 @click.group()
@@ -107,6 +107,14 @@ def test(
 ) -> None:
     """Run FILE over the klines in --data through the real engine and sandbox, printing each non-hold
     signal and each log line, then a summary."""
+    # All of it on one thread other than the main one: calls into the binding from the main thread are slow
+    # (see marketmaestro.strategy.sandbox), and handing each one over would cost a thread switch.
+    off_main_thread(lambda: _test(state, file, data, settings, symbol, as_json))
+
+
+def _test(
+    state: CliState, file: Path, data: Path, settings: tuple[str, ...], symbol: str, as_json: bool
+) -> None:
     engine = _engine(state, file, _parse_set(settings))
     if not engine.wants("on_kline"):
         click.echo(f"{file}: mm strategy test feeds klines; the strategy has no on_kline()", err=True)

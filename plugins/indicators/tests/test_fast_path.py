@@ -120,8 +120,9 @@ def test_series_indicators_match_numpy_bit_for_bit_without_calling_python(
     before = probe.calls[name]
     got = probe.fast(name, values, period)
     assert same(got, probe.python[name](values, period)), (name, values, period)
-    # sma's fast path takes finite values only (its running totals would carry a NaN on).
-    python_decides = name == "sma" and any(math.isnan(v) for v in values)
+    # sma's running totals take finite values only (they would carry a NaN on); a series shorter than the
+    # period is all NaN without them.
+    python_decides = name == "sma" and n >= period and any(math.isnan(v) for v in values)
     assert probe.calls[name] == before + python_decides, f"{name}: unexpected route for {values}"
 
 
@@ -147,7 +148,8 @@ def test_infinities_follow_numpy(probe: Probe) -> None:
 @pytest.mark.parametrize(
     ("name", "a", "b"),
     [
-        ("sma", [1, 2, 3, 4], 2),  # ints: numpy converts them, so Python decides
+        ("sma", [1.0, 2.0, 3.0], 2.0),  # a float period
+        ("sma", [1.0, math.nan, 3.0, 4.0], 2),  # a NaN: numpy sums each window on its own
         ("ema", (1.0, 2.0, 3.0), 2.0),  # a float period
         ("highest", [1.0, True, 3.0], 2),  # a bool is not a number
         ("lowest", [1.0, 2.0], 0),  # period below 1
@@ -169,6 +171,48 @@ def test_anything_else_goes_to_python_with_its_result_or_its_error(
     else:
         assert same(probe.fast(name, a, b), expected)
     assert probe.calls[name] == before + 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2, 3, 4, 5],
+        [30_000, 30_001.5, -7, 2**53 + 1, 3.25],  # an int beyond 2**53 rounds as numpy's conversion does
+        [-0.0, 1.0, 2.0],  # the first total keeps the sign of zero
+        [1.0] * 30 + [2] * 40,  # longer than the written-out totals
+    ],
+)
+def test_sma_adds_ints_as_numpy_converts_them(probe: Probe, values: list[float]) -> None:
+    before = probe.calls["sma"]
+    for period in (1, 2, 3):
+        got = probe.fast("sma", values, period)
+        assert same(got, probe.python["sma"](values, period)), (values, period)
+        assert repr(got) == repr(probe.python["sma"](values, period))  # -0.0 is not 0.0 here
+    assert probe.calls["sma"] == before
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["a", 1.0, 2.0], "string"),
+        ([1.0, None, 2.0], "NoneType"),
+        ([1.0, 2.0, True], "bool"),
+        ([1.0, [2.0]], "list"),
+    ],
+)
+def test_sma_on_a_value_that_is_not_a_number_names_the_call_and_the_type(
+    probe: Probe, values: list[Any], kind: str
+) -> None:
+    with pytest.raises(StrategyRuntimeError) as error:
+        probe.fast("sma", values, 2)
+    message = str(error.value)
+    assert re.search(
+        rf"sma\(\) called at \S*callers\.star:\d+:\d+: unknown binary op: float \+ {kind}$", message
+    )
+    # The stack ends at the strategy's own line: the indicator's Starlark is the engine's code.
+    assert error.value.backtrace is not None
+    assert "<marketmaestro>" not in error.value.backtrace
+    assert error.value.backtrace.splitlines()[-2].strip().endswith("in one")
 
 
 def test_default_periods_match(probe: Probe) -> None:
