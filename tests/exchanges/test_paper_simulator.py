@@ -13,7 +13,7 @@ from typing import Literal
 import pytest
 
 from marketmaestro.exchanges.paper import MarketSimulator, RandomWalk, read_klines_csv
-from marketmaestro.exchanges.paper.simulator import CsvFormatError
+from marketmaestro.exchanges.paper.simulator import CsvFormatError, read_kline_columns
 from marketmaestro.model import INTERVAL_SECONDS, Kline, OrderBook, Ticker
 from tests.exchanges.conftest import MINUTE_MS, START_MS, rows_from_closes, write_klines_csv
 
@@ -285,3 +285,51 @@ def test_the_ticker_of_a_first_kline_covers_just_that_kline(tmp_path: Path) -> N
     assert ticker.volume_24h == 3.0
     assert ticker.change_24h == pytest.approx(10.0)
     assert ticker.last == klines[0].close
+
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+COLUMN_FILES = {
+    "iso": HEADER + "2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n2024-01-01T00:01:00,1.5,2.25,1.0,2.0,0.1\n",
+    "ms": HEADER + "1704067200000,30000.1,30010,29990.5,30005.25,12.5\n1704067260000,1e3,2e3,5e2,1.5e3,0\n",
+    "seconds": HEADER + "1704067200,1,2,0.5,1.5,3\n1704067260.5,1,2,0.5,1.5,3\n",
+    "spaces": HEADER + " 1704067200000 , 1 ,2, 0.5,1.5 ,3\n",
+    "underscore": HEADER + "1704067200000,1_000,2,0.5,1.5,3\n",  # Python's float() takes it
+    "quoted": HEADER + '1704067200000,"1",2,0.5,1.5,3\n',
+    "crlf": HEADER.replace("\n", "\r\n") + "1704067200000,1,2,0.5,1.5,3\r\n",
+    "mixed times": HEADER + "1704067200000,1,2,0.5,1.5,3\n2024-01-01T00:01:00Z,1,2,0.5,1.5,3\n",
+    "many digits": HEADER + "1704067200000,0.1000000000000000055511151231257827,2,0.5,1.5,3\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(COLUMN_FILES))
+def test_columns_hold_exactly_what_the_row_reader_reads(tmp_path: Path, kind: str) -> None:
+    """read_kline_columns parses plain files in bulk; whatever path it takes, the values are the rows'."""
+    path = tmp_path / "k.csv"
+    path.write_bytes(COLUMN_FILES[kind].encode())
+    rows = list(read_klines_csv(path, "BTCUSDT", "1m"))
+    columns = read_kline_columns(path)
+    for name in ("timestamp", "open", "high", "low", "close", "volume"):
+        expected = [getattr(kline, name) for kline in rows]
+        assert columns[name] == expected, name
+        assert [type(value) for value in columns[name]] == [type(value) for value in expected], name
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("1704067200000,1,2,0.5,nan,3\n", "'close'"),
+        ("1704067200000,1,2,0.5,1.5,3,7\n", "7 columns"),
+        ("1704067200000,1,2,0.5,1.5\n1704067260000,1,2,0.5,1.5,3,4\n", "5 columns"),
+        ("1704067200000,1,2,0.5,1.5,3\n\n", "0 columns"),
+        ("nan,1,2,0.5,1.5,3\n", "'timestamp'"),
+        ("1e400,1,2,0.5,1.5,3\n", "'timestamp'"),
+    ],
+)
+def test_columns_of_a_bad_file_name_the_line_like_the_row_reader(
+    tmp_path: Path, body: str, named: str
+) -> None:
+    path = tmp_path / "k.csv"
+    path.write_text(HEADER + body)
+    with pytest.raises(CsvFormatError) as caught:
+        read_kline_columns(path)
+    assert f"{path}:" in str(caught.value) and named in str(caught.value)
