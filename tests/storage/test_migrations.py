@@ -37,6 +37,12 @@ COLUMNS = {
         "time_in_force",
         "post_only",
         "reduce_only",
+        "trail_amount",
+        "emulated",
+        "watermark",
+        "parent_order_id",
+        "oco_group",
+        "replaces",
         "status",
         "filled_quantity",
         "average_price",
@@ -98,13 +104,24 @@ INDEXES = {
         "ix_orders_venue_order_id": ["venue_order_id"],
         "ix_orders_status": ["status"],
         "ix_orders_created_at": ["created_at"],
+        "ix_orders_parent_order_id": ["parent_order_id"],
+        "ix_orders_oco_group": ["oco_group"],
     },
     "fills": {"ix_fills_client_order_id": ["client_order_id"], "ix_fills_timestamp": ["timestamp"]},
     "events": {"ix_events_timestamp": ["timestamp"], "ix_events_kind": ["kind"]},
 }
 
 MONEY = {
-    "orders": {"quantity", "price", "stop_price", "trail_percent", "filled_quantity", "average_price"},
+    "orders": {
+        "quantity",
+        "price",
+        "stop_price",
+        "trail_percent",
+        "trail_amount",
+        "filled_quantity",
+        "average_price",
+        "watermark",
+    },
     "fills": {"quantity", "price", "fee"},
     "positions": {"quantity", "average_price", "realized_pnl"},
     "balances": {"free", "locked"},
@@ -148,7 +165,19 @@ def assert_schema(engine: sa.Engine) -> None:
     assert foreign_key["name"] == "fk_fills_client_order_id_orders"
     assert foreign_key["constrained_columns"] == ["client_order_id"]
     assert (foreign_key["referred_table"], foreign_key["referred_columns"]) == ("orders", ["client_order_id"])
-    nullable = {"venue_order_id", "price", "stop_price", "trail_percent", "average_price", "error"}
+    nullable = {
+        "venue_order_id",
+        "price",
+        "stop_price",
+        "trail_percent",
+        "average_price",
+        "error",
+        "trail_amount",
+        "watermark",
+        "parent_order_id",
+        "oco_group",
+        "replaces",
+    }
     assert reflected_nullable(inspector, "orders") == nullable
     assert reflected_nullable(inspector, "events") == {"exchange", "symbol", "strategy", "component"}
 
@@ -158,7 +187,7 @@ def reflected_nullable(inspector: sa.Inspector, table: str) -> set[str]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert head() == "0003"
+    assert head() == "0004"
 
 
 def test_upgrade_creates_the_schema_and_its_folder(db_path: Path, engine: sa.Engine) -> None:
@@ -323,5 +352,30 @@ def test_order_flags_migration_keeps_existing_orders(db_path: Path, engine: sa.E
     downgrade(db_path, "0002")
     columns = {c["name"] for c in sa.inspect(engine).get_columns("orders")}
     assert "time_in_force" not in columns and "post_only" not in columns
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT quantity FROM orders")).scalar_one() == "0.5"
+
+
+def test_order_emulation_migration_keeps_existing_orders(db_path: Path, engine: sa.Engine) -> None:
+    upgrade(db_path, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO orders (client_order_id, exchange, symbol, strategy, side, type, quantity,"
+                " status, filled_quantity, reason, created_at, updated_at) VALUES ('c1', 'paper',"
+                " 'BTCUSDT', 's', 'sell', 'trailing_stop', '0.5', 'accepted', '0', '', 1, 1)"
+            )
+        )
+    upgrade(db_path, "0004")
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT quantity, emulated, watermark, trail_amount, oco_group, parent_order_id FROM orders"
+            )
+        ).one()
+    assert tuple(row) == ("0.5", 0, None, None, None, None)
+    downgrade(db_path, "0003")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("orders")}
+    assert not columns & {"emulated", "watermark", "trail_amount", "oco_group", "parent_order_id", "replaces"}
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT quantity FROM orders")).scalar_one() == "0.5"

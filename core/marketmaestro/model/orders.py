@@ -40,11 +40,19 @@ class TimeInForce(enum.StrEnum):
 
 
 class OrderStatus(enum.StrEnum):
-    """The lifecycle of an order. ``created`` is written to the database before anything is sent."""
+    """The lifecycle of an order. ``created`` is written to the database before anything is sent.
+
+    The allowed changes are :data:`marketmaestro.orders.lifecycle.TRANSITIONS`. Two statuses exist for
+    orders MarketMaestro holds itself: ``pending`` (a bracket's stop loss or take profit waiting for its
+    entry to fill) and ``triggered`` (an emulated order whose trigger price was reached, its real order
+    being sent). An emulated order waiting for its trigger is ``accepted``: accepted locally.
+    """
 
     CREATED = "created"
+    PENDING = "pending"
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
+    TRIGGERED = "triggered"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
@@ -78,6 +86,8 @@ class Order:
     """The trigger price of a stop order."""
     trail_percent: Decimal | None = None
     """How far (percent) a trailing stop follows the best price."""
+    trail_amount: Decimal | None = None
+    """How far (in quote currency) a trailing stop follows the best price; instead of ``trail_percent``."""
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     """Rejected instead of taking liquidity (limit orders)."""
@@ -87,6 +97,16 @@ class Order:
     filled_quantity: Decimal = Decimal(0)
     average_price: Decimal | None = None
     error: str | None = None
+    emulated: bool = False
+    """Held and triggered by MarketMaestro from market data rather than resting on the exchange."""
+    watermark: Decimal | None = None
+    """An emulated trailing stop's best price so far: the highest for a sell, the lowest for a buy."""
+    parent_order_id: str | None = None
+    """A bracket's stop loss or take profit: the entry order that activates it when it fills."""
+    oco_group: str | None = None
+    """Orders sharing a group cancel each other: once one fills (even partly), the others are cancelled."""
+    replaces: str | None = None
+    """The order this one replaced (an amendment by cancel and replace)."""
     created_at: int = field(default_factory=now_ms)
     updated_at: int = field(default_factory=now_ms)
 

@@ -58,6 +58,7 @@ class OrderRow(SQLModel, table=True):
     price: Decimal | None = Field(default=None, sa_type=DecimalText)
     stop_price: Decimal | None = Field(default=None, sa_type=DecimalText)
     trail_percent: Decimal | None = Field(default=None, sa_type=DecimalText)
+    trail_amount: Decimal | None = Field(default=None, sa_type=DecimalText)
     time_in_force: str = Field(default="gtc")
     post_only: bool = Field(default=False)
     reduce_only: bool = Field(default=False)
@@ -66,6 +67,11 @@ class OrderRow(SQLModel, table=True):
     average_price: Decimal | None = Field(default=None, sa_type=DecimalText)
     reason: str
     error: str | None = None
+    emulated: bool = Field(default=False)
+    watermark: Decimal | None = Field(default=None, sa_type=DecimalText)
+    parent_order_id: str | None = Field(default=None, index=True)
+    oco_group: str | None = Field(default=None, index=True)
+    replaces: str | None = None
     # Indexed because order lists are read newest first.
     created_at: int = Field(sa_type=BigInteger, index=True)
     updated_at: int = Field(sa_type=BigInteger)
@@ -85,6 +91,7 @@ class OrderRow(SQLModel, table=True):
             "price": order.price,
             "stop_price": order.stop_price,
             "trail_percent": order.trail_percent,
+            "trail_amount": order.trail_amount,
             "time_in_force": order.time_in_force.value,
             "post_only": order.post_only,
             "reduce_only": order.reduce_only,
@@ -93,10 +100,24 @@ class OrderRow(SQLModel, table=True):
             "average_price": order.average_price,
             "reason": order.reason,
             "error": order.error,
+            "emulated": order.emulated,
+            "watermark": order.watermark,
+            "parent_order_id": order.parent_order_id,
+            "oco_group": order.oco_group,
+            "replaces": order.replaces,
             "created_at": order.created_at,
             "updated_at": order.updated_at,
         }
-        money = ("quantity", "price", "stop_price", "trail_percent", "filled_quantity", "average_price")
+        money = (
+            "quantity",
+            "price",
+            "stop_price",
+            "trail_percent",
+            "trail_amount",
+            "filled_quantity",
+            "average_price",
+            "watermark",
+        )
         return _checked(f"order {order.client_order_id!r}", values, money)
 
     def to_order(self) -> Order:
@@ -113,6 +134,7 @@ class OrderRow(SQLModel, table=True):
             price=self.price,
             stop_price=self.stop_price,
             trail_percent=self.trail_percent,
+            trail_amount=self.trail_amount,
             time_in_force=TimeInForce(self.time_in_force),
             post_only=self.post_only,
             reduce_only=self.reduce_only,
@@ -121,6 +143,11 @@ class OrderRow(SQLModel, table=True):
             average_price=self.average_price,
             reason=self.reason,
             error=self.error,
+            emulated=self.emulated,
+            watermark=self.watermark,
+            parent_order_id=self.parent_order_id,
+            oco_group=self.oco_group,
+            replaces=self.replaces,
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
