@@ -73,11 +73,24 @@ COLUMNS = {
         "quantity",
         "average_price",
         "realized_pnl",
+        "fees",
         "updated_at",
     },
     "balances": {"id", "exchange", "asset", "free", "locked", "updated_at"},
     "strategy_state": {"id", "exchange", "symbol", "strategy", "key", "value", "updated_at"},
     "events": {"id", "timestamp", "kind", "exchange", "symbol", "strategy", "component", "data"},
+    "equity_snapshots": {
+        "id",
+        "exchange",
+        "strategy",
+        "timestamp",
+        "equity",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees",
+        "exposure",
+    },
+    "risk_halts": {"id", "exchange", "rule", "reason", "since", "until"},
 }
 
 PRIMARY_KEYS = {
@@ -88,6 +101,8 @@ PRIMARY_KEYS = {
     "balances": ["id"],
     "strategy_state": ["id"],
     "events": ["id"],
+    "equity_snapshots": ["id"],
+    "risk_halts": ["id"],
 }
 
 UNIQUE = {
@@ -97,6 +112,7 @@ UNIQUE = {
     "strategy_state": {
         "uq_strategy_state_exchange_symbol_strategy_key": ["exchange", "symbol", "strategy", "key"]
     },
+    "risk_halts": {"uq_risk_halts_exchange": ["exchange"]},
 }
 
 INDEXES = {
@@ -109,6 +125,9 @@ INDEXES = {
     },
     "fills": {"ix_fills_client_order_id": ["client_order_id"], "ix_fills_timestamp": ["timestamp"]},
     "events": {"ix_events_timestamp": ["timestamp"], "ix_events_kind": ["kind"]},
+    "equity_snapshots": {
+        "ix_equity_snapshots_exchange_strategy_timestamp": ["exchange", "strategy", "timestamp"]
+    },
 }
 
 MONEY = {
@@ -123,8 +142,9 @@ MONEY = {
         "watermark",
     },
     "fills": {"quantity", "price", "fee"},
-    "positions": {"quantity", "average_price", "realized_pnl"},
+    "positions": {"quantity", "average_price", "realized_pnl", "fees"},
     "balances": {"free", "locked"},
+    "equity_snapshots": {"equity", "realized_pnl", "unrealized_pnl", "fees", "exposure"},
 }
 
 
@@ -187,7 +207,7 @@ def reflected_nullable(inspector: sa.Inspector, table: str) -> set[str]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert head() == "0004"
+    assert head() == "0005"
 
 
 def test_upgrade_creates_the_schema_and_its_folder(db_path: Path, engine: sa.Engine) -> None:

@@ -27,3 +27,5 @@ class Position:
     average_price: Decimal
     realized_pnl: Decimal = Decimal(0)
     strategy: str = ""
+    fees: Decimal = Decimal(0)
+    """Fees paid on this position's fills, in the symbol's quote currency (see docs/portfolio.md)."""

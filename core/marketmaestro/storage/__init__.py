@@ -15,14 +15,16 @@ from marketmaestro.storage.migrate import (
     head,
     upgrade,
 )
-from marketmaestro.storage.store import AsyncStore, EventRecord, Store
+from marketmaestro.storage.store import AsyncStore, EquitySnapshot, EventRecord, RiskHalt, Store
 from marketmaestro.storage.types import DecimalText
 
 __all__ = [
     "AsyncStore",
     "DecimalText",
+    "EquitySnapshot",
     "EventRecord",
     "MigrationError",
+    "RiskHalt",
     "Store",
     "alembic_config",
     "current",

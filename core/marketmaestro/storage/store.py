@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -34,12 +34,15 @@ from marketmaestro.model import Balance, Fill, Order, OrderStatus, Position, now
 from marketmaestro.storage import migrate as _migrate
 from marketmaestro.storage.tables import (
     BalanceRow,
+    EquitySnapshotRow,
     EventRow,
     FillRow,
     OrderRow,
     PositionRow,
+    RiskHaltRow,
     SettingRow,
     StrategyStateRow,
+    _checked,
 )
 
 _T = TypeVar("_T")
@@ -58,6 +61,35 @@ class EventRecord:
     strategy: str | None = None
     component: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySnapshot:
+    """The value of an account (``strategy=""``) or one strategy at ``timestamp`` (epoch ms), in the
+    portfolio's valuation currency."""
+
+    exchange: str
+    strategy: str
+    timestamp: int
+    equity: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    exposure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskHalt:
+    """A breached hard risk limit: risk-increasing orders on ``exchange`` are denied until ``until``."""
+
+    exchange: str
+    rule: str
+    reason: str
+    since: int
+    until: int
+
+
+_SNAPSHOT_MONEY = ("equity", "realized_pnl", "unrealized_pnl", "fees", "exposure")
 
 
 class _AlreadyRecorded(Exception):
@@ -117,6 +149,31 @@ class Store:
         statement = statement.order_by(
             col(OrderRow.created_at).desc(), literal_column("orders.rowid").desc()
         ).limit(_check_limit(limit))
+        with self._transaction() as session:
+            return [row.to_order() for row in session.exec(statement)]
+
+    def list_open_orders(
+        self,
+        *,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        strategy: str | None = None,
+        parent_order_id: str | None = None,
+        oco_group: str | None = None,
+    ) -> list[Order]:
+        """Every order not in a final status (``created`` ones included: they may or may not have been
+        sent) matching every filter given, oldest first. What the order manager loads at start-up."""
+        final = [status.value for status in OrderStatus if status.is_final]
+        statement = _where(
+            select(OrderRow),
+            OrderRow,
+            exchange=exchange,
+            symbol=symbol,
+            strategy=strategy,
+            parent_order_id=parent_order_id,
+            oco_group=oco_group,
+        ).where(col(OrderRow.status).not_in(final))
+        statement = statement.order_by(col(OrderRow.created_at), literal_column("orders.rowid"))
         with self._transaction() as session:
             return [row.to_order() for row in session.exec(statement)]
 
@@ -206,6 +263,58 @@ class Store:
         statement = select(BalanceRow).where(BalanceRow.exchange == exchange).order_by(col(BalanceRow.asset))
         with self._transaction() as session:
             return [row.to_balance() for row in session.exec(statement)]
+
+    # -- equity snapshots and risk halts ----------------------------------------------------------
+
+    def add_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None:
+        """Append ``snapshots`` in one transaction."""
+        rows = [
+            _checked(f"equity snapshot {s.exchange}/{s.strategy or '(account)'}", asdict(s), _SNAPSHOT_MONEY)
+            for s in snapshots
+        ]
+        if not rows:
+            return
+        with self._transaction() as session:
+            session.exec(insert(EquitySnapshotRow).values(rows))
+
+    def list_equity_snapshots(
+        self, exchange: str, *, strategy: str = "", since: int | None = None, limit: int = 1000
+    ) -> list[EquitySnapshot]:
+        """The latest ``limit`` snapshots of ``exchange``'s account (or ``strategy``), taken at or after
+        ``since`` if given, oldest first."""
+        statement = select(EquitySnapshotRow).where(
+            EquitySnapshotRow.exchange == exchange, EquitySnapshotRow.strategy == strategy
+        )
+        if since is not None:
+            statement = statement.where(col(EquitySnapshotRow.timestamp) >= since)
+        statement = statement.order_by(
+            col(EquitySnapshotRow.timestamp).desc(), col(EquitySnapshotRow.id).desc()
+        ).limit(_check_limit(limit))
+        with self._transaction() as session:
+            found = [
+                EquitySnapshot(**{name: getattr(row, name) for name in EquitySnapshot.__slots__})
+                for row in session.exec(statement)
+            ]
+        return found[::-1]
+
+    def set_risk_halt(self, halt: RiskHalt) -> None:
+        """Record (or replace) the halt of ``halt.exchange``."""
+        with self._transaction() as session:
+            session.exec(_upsert(RiskHaltRow, asdict(halt), ["exchange"]))
+
+    def get_risk_halt(self, exchange: str) -> RiskHalt | None:
+        """The recorded halt of ``exchange``, if any (it may have expired: see ``until``)."""
+        with self._transaction() as session:
+            row = session.exec(select(RiskHaltRow).where(RiskHaltRow.exchange == exchange)).first()
+            if row is None:
+                return None
+            return RiskHalt(row.exchange, row.rule, row.reason, row.since, row.until)
+
+    def clear_risk_halt(self, exchange: str) -> bool:
+        """Remove the halt of ``exchange``; whether there was one."""
+        with self._transaction() as session:
+            result = session.exec(delete(RiskHaltRow).where(col(RiskHaltRow.exchange) == exchange))
+            return bool(result.rowcount)
 
     # -- settings and strategy state --------------------------------------------------------------
 
@@ -386,6 +495,27 @@ class AsyncStore:
             )
         )
 
+    async def list_open_orders(
+        self,
+        *,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        strategy: str | None = None,
+        parent_order_id: str | None = None,
+        oco_group: str | None = None,
+    ) -> list[Order]:
+        """See :meth:`Store.list_open_orders`."""
+        return await self.run(
+            partial(
+                self.store.list_open_orders,
+                exchange=exchange,
+                symbol=symbol,
+                strategy=strategy,
+                parent_order_id=parent_order_id,
+                oco_group=oco_group,
+            )
+        )
+
     async def record_fill(self, order: Order, fill: Fill) -> bool:
         """See :meth:`Store.record_fill`."""
         return await self.run(self.store.record_fill, order, fill)
@@ -427,6 +557,30 @@ class AsyncStore:
     async def list_balances(self, exchange: str) -> list[Balance]:
         """See :meth:`Store.list_balances`."""
         return await self.run(self.store.list_balances, exchange)
+
+    async def add_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None:
+        """See :meth:`Store.add_equity_snapshots`."""
+        await self.run(self.store.add_equity_snapshots, tuple(snapshots))
+
+    async def list_equity_snapshots(
+        self, exchange: str, *, strategy: str = "", since: int | None = None, limit: int = 1000
+    ) -> list[EquitySnapshot]:
+        """See :meth:`Store.list_equity_snapshots`."""
+        return await self.run(
+            partial(self.store.list_equity_snapshots, strategy=strategy, since=since, limit=limit), exchange
+        )
+
+    async def set_risk_halt(self, halt: RiskHalt) -> None:
+        """See :meth:`Store.set_risk_halt`."""
+        await self.run(self.store.set_risk_halt, halt)
+
+    async def get_risk_halt(self, exchange: str) -> RiskHalt | None:
+        """See :meth:`Store.get_risk_halt`."""
+        return await self.run(self.store.get_risk_halt, exchange)
+
+    async def clear_risk_halt(self, exchange: str) -> bool:
+        """See :meth:`Store.clear_risk_halt`."""
+        return await self.run(self.store.clear_risk_halt, exchange)
 
     async def set_setting(self, component: str, key: str, value: Any) -> None:
         """See :meth:`Store.set_setting`."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from marketmaestro.model import Balance, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -229,6 +229,7 @@ class PositionRow(SQLModel, table=True):
     quantity: Decimal = Field(sa_type=DecimalText)
     average_price: Decimal = Field(sa_type=DecimalText)
     realized_pnl: Decimal = Field(sa_type=DecimalText)
+    fees: Decimal = Field(default=Decimal(0), sa_type=DecimalText)
     updated_at: int = Field(sa_type=BigInteger)
 
     @staticmethod
@@ -241,10 +242,11 @@ class PositionRow(SQLModel, table=True):
             "quantity": position.quantity,
             "average_price": position.average_price,
             "realized_pnl": position.realized_pnl,
+            "fees": position.fees,
             "updated_at": updated_at,
         }
         owner = f"position {position.exchange}/{position.symbol}/{position.strategy or '(account)'}"
-        return _checked(owner, values, ("quantity", "average_price", "realized_pnl"))
+        return _checked(owner, values, ("quantity", "average_price", "realized_pnl", "fees"))
 
     def to_position(self) -> Position:
         """This row as the domain model's :class:`~marketmaestro.model.Position`."""
@@ -255,6 +257,7 @@ class PositionRow(SQLModel, table=True):
             quantity=self.quantity,
             average_price=self.average_price,
             realized_pnl=self.realized_pnl,
+            fees=self.fees,
         )
 
 
@@ -323,6 +326,41 @@ class EventRow(SQLModel, table=True):
     strategy: str | None = None
     component: str | None = None
     data: str = Field(sa_type=Text)
+
+
+class EquitySnapshotRow(SQLModel, table=True):
+    """The value of an account (``strategy=""``) or of one strategy at one time, in the portfolio's
+    valuation currency. For a strategy ``equity`` is its net P&L (see docs/portfolio.md)."""
+
+    __tablename__ = "equity_snapshots"
+    __table_args__ = (
+        Index("ix_equity_snapshots_exchange_strategy_timestamp", "exchange", "strategy", "timestamp"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    strategy: str
+    timestamp: int = Field(sa_type=BigInteger)
+    equity: Decimal = Field(sa_type=DecimalText)
+    realized_pnl: Decimal = Field(sa_type=DecimalText)
+    unrealized_pnl: Decimal = Field(sa_type=DecimalText)
+    fees: Decimal = Field(sa_type=DecimalText)
+    exposure: Decimal = Field(sa_type=DecimalText)
+
+
+class RiskHaltRow(SQLModel, table=True):
+    """A breached hard limit that blocks risk-increasing orders on an exchange until ``until`` (epoch ms,
+    the next UTC midnight) or an operator's reset."""
+
+    __tablename__ = "risk_halts"
+    __table_args__ = (UniqueConstraint("exchange", name="uq_risk_halts_exchange"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    rule: str
+    reason: str
+    since: int = Field(sa_type=BigInteger)
+    until: int = Field(sa_type=BigInteger)
 
 
 def _checked(owner: str, values: dict[str, Any], money: tuple[str, ...]) -> dict[str, Any]:
