@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketmaestro.model import (
     Balance,
@@ -27,7 +27,12 @@ from marketmaestro.model import (
     OrderType,
     Side,
     Ticker,
+    TimeInForce,
+    Trade,
 )
+
+if TYPE_CHECKING:
+    from marketmaestro.settings.specs import SettingSpec
 
 # --- data -----------------------------------------------------------------------------------------------
 
@@ -62,7 +67,19 @@ class OrderBookDataMsg:
         return self.orderbook.symbol
 
 
-MarketDataMsg = KlineDataMsg | TickerDataMsg | OrderBookDataMsg
+@dataclass(frozen=True, slots=True)
+class TradeDataMsg:
+    """A public trade of the symbol (pushed when ``Subscription.trades`` names the symbol)."""
+
+    exchange: str
+    trade: Trade
+
+    @property
+    def symbol(self) -> str:
+        return self.trade.symbol
+
+
+MarketDataMsg = KlineDataMsg | TickerDataMsg | OrderBookDataMsg | TradeDataMsg
 
 # --- commands -------------------------------------------------------------------------------------------
 
@@ -100,6 +117,49 @@ class PlaceOrderMsg:
     reason: str = ""
     stop_price: Decimal | None = None
     trail_percent: Decimal | None = None
+    trail_amount: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    stop_loss: Decimal | None = None
+    """With ``take_profit``: a bracket's exits, placed on the other side once this order fills."""
+    take_profit: Decimal | None = None
+    oco: bool = False
+    """Place no entry: a take profit at ``take_profit`` and a stop at ``stop_loss`` on ``side``, one
+    cancelling the other. The answer is the take-profit leg."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrderMsg:
+    """Cancel one order by client order id; answered with the order as it ends up."""
+
+    exchange: str
+    client_order_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AmendOrderMsg:
+    """Change an open order's quantity and/or price; answered with the order that now stands (a new one
+    when the exchange cannot amend and the order manager cancelled and replaced it)."""
+
+    exchange: str
+    client_order_id: str
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAllOrdersMsg:
+    """Cancel every open order (native and emulated) of the exchange, narrowed to ``symbol`` and/or
+    ``strategy`` when given; with ``halt`` (the kill switch) the order manager also refuses new orders
+    until restarted. Answered with the orders as they end up."""
+
+    exchange: str
+    symbol: str | None = None
+    strategy: str | None = None
+    reason: str = ""
+    halt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +189,35 @@ class OrderValidationResult:
 
 @dataclass(frozen=True, slots=True)
 class SetSettingMsg:
+    """Answered with the value as stored. A declared setting is validated first (``BadRequest`` naming the
+    key, the value and what is expected; nothing is stored). ``strict`` (the API's): refuse a component
+    that declared no settings, instead of storing any key for it."""
+
     component: str
     key: str
     value: Any
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunRebalanceMsg:
+    """Run a rebalance script now (its timer sends this on every interval); answered with a ``dict`` report:
+    status (``traded``, ``skipped``, ``error``), drift, weights, orders placed and trades skipped.
+    ``force`` runs the script even when the drift is under the threshold."""
+
+    exchange: str
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeclareSettingsMsg:
+    """A component's runtime settings, sent to the settings component when it starts; answered with a
+    ``dict`` of their current values (stored, else the default). From then on ``subscriber`` (a mailbox)
+    receives a ``SettingChangedMsg`` after every change of one of them."""
+
+    component: str
+    specs: tuple[SettingSpec, ...]
+    subscriber: Any = None
 
 
 # --- queries --------------------------------------------------------------------------------------------
@@ -142,6 +228,12 @@ class GetSettingMsg:
     component: str
     key: str
     default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListSettingsMsg:
+    """Answered with a ``list`` of dicts, one per declared setting: component, key, value, default, kind,
+    description, expected (in words), and minimum/maximum/choices where declared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +250,43 @@ class GetBalancesMsg:
     """Answered with a ``tuple[Balance, ...]``."""
 
     exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetPortfolioMsg:
+    """Answered with a ``marketmaestro.portfolio.PortfolioReport``: balances, positions and P&L per strategy,
+    valued at the latest marks."""
+
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEquityMsg:
+    """Record the equity of the account and of every strategy now; answered with the stored snapshots."""
+
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetRiskMetricsMsg:
+    """Answered with ``marketmaestro.risk.RiskMetrics`` (VaR95, drawdown, exposure, ...) and the halt."""
+
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRiskLimitsMsg:
+    """Check the hard limits (daily loss, drawdown) now; answered with the ``RiskHalt`` in force, or None."""
+
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRiskHaltMsg:
+    """An operator lifts the halt of a breached hard limit; answered with whether one was in force."""
+
+    exchange: str
+    by: str = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +311,15 @@ class OrderFilledMsg(_AboutOrder):
 
     fill: Fill
     order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChangedMsg:
+    """A declared setting was changed (and stored); its component applies ``value`` at once."""
+
+    component: str
+    key: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)

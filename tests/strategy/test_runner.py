@@ -98,7 +98,11 @@ async def test_a_malformed_signal_is_logged_and_no_order_reaches_the_order_manag
             runner = await h.start(file)
             after = await h.feed(runner, 20010.0)
             assert (after["signals"], after["errors"]) == (0, 1)
-            assert await h.stack.order_manager.mailbox.request(GetStatusMsg(), 5) == {"orders": {}}
+            assert await h.stack.order_manager.mailbox.request(GetStatusMsg(), 5) == {
+                "orders": {},
+                "emulated": 0,
+                "halted": False,
+            }
             assert await store.list_orders() == []
 
     (bad,) = logged(log_messages, "strategy.bad_signal")

@@ -94,15 +94,17 @@ async def test_limit_orders_rest_with_prices_on_the_tick_and_cancel_cancels_them
     limit, stop = orders[OrderType.LIMIT], orders[OrderType.STOP_LIMIT]
     assert limit.price == Decimal("19000.0"), "19000.123 on the known book's 0.5 tick"
     assert limit.status is OrderStatus.CANCELLED and limit.error == "changed my mind"
-    assert stop.status is OrderStatus.REJECTED and "market orders only" in (stop.error or "")
+    # No native stops on this exchange: the stop limit is emulated (held locally), and cancelled locally.
+    assert stop.emulated and not limit.emulated
+    assert stop.status is OrderStatus.CANCELLED and stop.error == "changed my mind"
     assert stop.stop_price == Decimal("18500.0") and stop.price == Decimal("18000.0")
     assert exchange.resting == {}
     state = await store.strategy_state("paper", runner.symbol, "probe")
-    assert [state[f"open_seen_{i}"] for i in range(4)] == [0, 1, 1, 0]
+    assert [state[f"open_seen_{i}"] for i in range(4)] == [0, 1, 2, 0]
     lines = [m["message"] for m in logged(log_messages, "strategy.log")]
     assert lines[0].startswith("order limit accepted 19000.0")
-    assert lines[1].startswith("order stop_limit rejected")
-    assert lines[2].startswith("order limit cancelled 19000.0")
+    assert lines[1].startswith("order stop_limit accepted 18000.0")
+    assert sorted(lines[2:4]) == ["order limit cancelled 19000.0", "order stop_limit cancelled 18000.0"]
 
 
 @pytest.mark.parametrize(
