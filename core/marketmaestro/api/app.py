@@ -55,6 +55,12 @@ def create_app(bot: BotContext, token: str) -> QuartTrio:
         app.register_blueprint(entry.blueprint)
         nav.extend(entry.nav)
     app.extensions["marketmaestro_nav"] = nav
+    # Imported here: these modules import this one (json_response, bot_context).
+    from marketmaestro.rebalance.api import rebalance_api
+    from marketmaestro.settings.api import settings_api
+
+    app.register_blueprint(settings_api)
+    app.register_blueprint(rebalance_api)
 
     @app.before_request
     async def require_token() -> Response | None:

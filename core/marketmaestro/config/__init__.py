@@ -24,6 +24,8 @@ from marketmaestro.config.schema import (
     LoggingConfig,
     PairConfig,
     PluginsConfig,
+    RebalanceConfig,
+    RebalanceScriptConfig,
     StrategyConfig,
     SupervisionConfig,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "LoggingConfig",
     "PairConfig",
     "PluginsConfig",
+    "RebalanceConfig",
+    "RebalanceScriptConfig",
     "StrategyConfig",
     "SupervisionConfig",
     "load_config",

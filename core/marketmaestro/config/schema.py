@@ -132,6 +132,28 @@ class SupervisionConfig(_Section):
         return self
 
 
+RiskSections = dict[str, dict[str, Any]]
+"""Risk rule name -> its parameters. Set globally (``risk``), per exchange, per pair and per strategy; the
+narrower section wins key by key (see docs/risk.md)."""
+
+
+class PortfolioConfig(_Section):
+    """``portfolio``: how accounts and strategies are valued and how often their equity is recorded."""
+
+    valuation_currency: str = Field("USDT", min_length=1)
+    """The currency equity, P&L totals and risk limits are expressed in."""
+    snapshot_interval: float = Field(60.0, gt=0)
+    """Seconds between stored equity snapshots (per account and per strategy)."""
+
+    @field_validator("valuation_currency")
+    @classmethod
+    def _upper_case_currency(cls, value: str) -> str:
+        upper = value.upper()
+        if not _SYMBOL.fullmatch(upper):
+            raise problem("a currency code of letters and digits only, e.g. USDT")
+        return upper
+
+
 class StrategyConfig(_Section):
     """One strategy running on one pair."""
 
@@ -148,6 +170,8 @@ class StrategyConfig(_Section):
     """Seconds one callback (or loading the file) may run before its worker is killed."""
     max_consecutive_errors: int = Field(10, ge=1)
     """Runtime errors in a row after which the strategy is paused until its file changes."""
+    risk: RiskSections = Field(default_factory=dict)
+    """Risk rule parameters for this strategy's orders on this pair (the narrowest section)."""
 
     @field_validator("config")
     @classmethod
@@ -164,6 +188,8 @@ class PairConfig(_Section):
     symbol: str
     """Upper-case letters and digits (``BTCUSDT``); lower-case input is upper-cased."""
     strategies: list[StrategyConfig] = Field(default_factory=list)
+    risk: RiskSections = Field(default_factory=dict)
+    """Risk rule parameters for orders on this pair; a strategy's own ``risk`` overrides them."""
 
     @field_validator("symbol")
     @classmethod
@@ -187,6 +213,33 @@ class PairConfig(_Section):
         return self
 
 
+class RebalanceScriptConfig(_Section):
+    """One rebalance script running on one exchange's account (see docs/rebalancing.md)."""
+
+    script: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    """The file's name in ``rebalance.directory`` without ``.star``: ``equal_weight``."""
+    exchange: str
+    """The key under ``exchanges`` of the account it rebalances."""
+    enabled: bool = True
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of what the script's ``settings()`` returns; runtime changes (the API) override these."""
+    memory_mb: int = Field(256, ge=64)
+    """MiB of memory the script's worker process may use on top of its own start-up footprint."""
+    callback_timeout: float = Field(2.0, gt=0)
+    """Seconds loading the file or one ``on_rebalance()`` may run before its worker is killed."""
+
+
+class RebalanceConfig(_Section):
+    """``rebalance``: portfolio rebalancing scripts. None runs unless listed in ``scripts``."""
+
+    directory: Path = Path("rebalance")
+    """Where the scripts are; relative paths are relative to the settings file's folder."""
+    scripts: list[RebalanceScriptConfig] = Field(default_factory=list)
+
+    def file(self, entry: RebalanceScriptConfig) -> Path:
+        return self.directory / f"{entry.script}.star"
+
+
 class ExchangeConfig(_Section):
     """``exchanges.<key>``: one configured exchange account.
 
@@ -202,7 +255,7 @@ class ExchangeConfig(_Section):
     api_secret: Secret | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     """Validated at load time by the exchange plugin's options model, when it has one."""
-    risk: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    risk: RiskSections = Field(default_factory=dict)
     """Per-exchange overrides of the top-level ``risk`` rules' parameters."""
     pairs: list[PairConfig] = Field(default_factory=list)
 
@@ -246,8 +299,10 @@ class Config(_Section):
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    risk: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    risk: RiskSections = Field(default_factory=dict)
     """Risk rule name -> its parameters, for every exchange (see ``exchanges.<key>.risk``)."""
+    portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
     exchanges: dict[str, ExchangeConfig] = Field(default_factory=dict)
     config_dir: Path = Field(default_factory=Path.cwd)
     """The folder of the settings file; set by the loader, not by users."""
@@ -280,6 +335,14 @@ class Config(_Section):
             for pair in exchange.pairs:
                 for strategy in pair.strategies:
                     strategy.file = resolve_path(base, strategy.file)
+        self.rebalance.directory = resolve_path(base, self.rebalance.directory)
+        for index, entry in enumerate(self.rebalance.scripts):
+            if entry.exchange not in self.exchanges:
+                raise problem(
+                    f"one of the configured exchanges ({', '.join(self.exchanges) or 'none'})",
+                    subkey=f"rebalance.scripts[{index}].exchange",
+                    value=entry.exchange,
+                )
         return self
 
 

@@ -33,7 +33,7 @@ from marketmaestro.exchanges import Exchange
 from marketmaestro.logs import log_event
 from marketmaestro.plugins.manager import PluginHost
 from marketmaestro.storage import AsyncStore, Store
-from marketmaestro.supervision import EscalationError, HealthRegistry, RestartPolicy, supervise
+from marketmaestro.supervision import EscalationError, HealthRegistry, Mailbox, RestartPolicy, supervise
 from marketmaestro.supervision.health import describe
 
 FORCED_EXIT_CODE = 130
@@ -48,6 +48,8 @@ class BotContext:
     store: AsyncStore
     health: HealthRegistry = field(default_factory=HealthRegistry)
     exchanges: dict[str, Exchange] = field(default_factory=dict)
+    mailboxes: dict[str, dict[str, Mailbox]] = field(default_factory=dict)
+    """Exchange -> component name (``settings``, ``rebalance:<script>``) -> mailbox, for the API."""
     api_urls: list[str] = field(default_factory=list)
     api_token: str | None = None
     version: str = __version__

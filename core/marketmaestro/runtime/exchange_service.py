@@ -4,6 +4,7 @@
 
     exchange:<name>                      (supervised by the bot; restarts the whole subtree on escalation)
     ├── settings, portfolio, risk_manager, order_manager      (components, each supervised)
+    ├── rebalance:<script> ...                                (the rebalance scripts configured for it)
     ├── strategy:<name>:<symbol> ...                          (one runner per configured strategy and pair)
     ├── feed                                                  (adapter.stream -> market channel)
     └── router                                                (market channel -> order manager, strategies)
@@ -23,9 +24,10 @@ from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeErro
 from marketmaestro.exchanges.modes import effective_mode
 from marketmaestro.exchanges.public import public_exchange_factory
 from marketmaestro.logs import log_event
-from marketmaestro.messages import MarketDataMsg, UpdateBalanceMsg
+from marketmaestro.messages import MarketDataMsg, TradeDataMsg, UpdateBalanceMsg
 from marketmaestro.orders import OrderManager
 from marketmaestro.portfolio import Portfolio
+from marketmaestro.rebalance import RebalanceComponent
 from marketmaestro.risk import RiskManager, build_rules
 from marketmaestro.settings import SettingsComponent
 from marketmaestro.strategy import StrategyRunner
@@ -75,6 +77,7 @@ async def run_exchange_service(
         await _run_subtree(bot, name, prefix, adapter, task_status)
     finally:
         bot.exchanges.pop(name, None)
+        bot.mailboxes.pop(name, None)
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await adapter.disconnect()
 
@@ -142,6 +145,13 @@ async def _run_subtree(
         # The exchange is the truth for balances: the portfolio starts from what it reports.
         await boxes["portfolio"].send(UpdateBalanceMsg(name, tuple(await adapter.balances())))
         await nursery.start(_run_strategies, bot, runners)
+        rebalancers = _rebalancers(bot, name, prefix, adapter, instruments, boxes)
+        for component in rebalancers:
+            await start(component.health_name, component.run)
+        bot.mailboxes[name] = {
+            "settings": boxes["settings"],
+            **{component.name: component.mailbox for component in rebalancers},
+        }
         live = [r for r in runners if r.script is not None]
         subscription = Subscription(
             klines=frozenset((r.symbol, r.interval) for r in live if r.wants("on_kline")),
@@ -158,6 +168,38 @@ async def _run_subtree(
             klines=sorted(f"{s}@{i}" for s, i in subscription.klines),
         )
         task_status.started()
+
+
+def _rebalancers(
+    bot: BotContext,
+    name: str,
+    prefix: str,
+    adapter: Exchange,
+    instruments: dict[str, Any],
+    boxes: dict[str, Mailbox],
+) -> list[RebalanceComponent]:
+    """The rebalance scripts configured for exchange ``name`` (none unless ``rebalance.scripts`` has one)."""
+    section = bot.config.rebalance
+    return [
+        RebalanceComponent(
+            Mailbox(f"{prefix}/rebalance:{entry.script}"),
+            exchange=name,
+            file=section.file(entry),
+            spec=entry,
+            registry=bot.plugins.registry,
+            store=bot.store,
+            adapter=adapter,
+            instruments=instruments,
+            settings=boxes["settings"],
+            orders=boxes["order_manager"],
+            portfolio=boxes["portfolio"],
+            health=bot.health,
+            health_name=f"{prefix}/rebalance:{entry.script}",
+            request_timeout=bot.config.supervision.request_timeout,
+        )
+        for entry in section.scripts
+        if entry.enabled and entry.exchange == name
+    ]
 
 
 async def _run_strategies(
@@ -219,7 +261,9 @@ async def _route(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Deliver each market data message to the order manager (prices) and the runners of its symbol."""
+    """Deliver each market data message to the order manager (prices) and the runners of its symbol.
+
+    Public trades go to the order manager only: no strategy callback takes them (yet)."""
     by_symbol: dict[str, list[StrategyRunner]] = {}
     for runner in runners:
         if runner.script is not None:
@@ -227,5 +271,7 @@ async def _route(
     task_status.started()
     async for msg in receive:
         await orders.send(msg)
+        if isinstance(msg, TradeDataMsg):
+            continue
         for runner in by_symbol.get(msg.symbol, ()):
             await runner.mailbox.send(msg)

@@ -19,7 +19,13 @@ from typing import Any
 
 from marketmaestro.model import INTERVAL_SECONDS, Fill, Kline, Order, OrderBook, Ticker
 from marketmaestro.strategy.builtins import MATH_BUILTINS
-from marketmaestro.strategy.sandbox import DATA_CALLBACKS, StarlarkScript, StrategyLoadError
+from marketmaestro.strategy.sandbox import (
+    DATA_CALLBACKS,
+    STRATEGY,
+    ScriptKind,
+    StarlarkScript,
+    StrategyLoadError,
+)
 
 DEFAULT_HISTORY = 1000
 
@@ -58,6 +64,10 @@ class CallContext:
     balances: Mapping[str, float] = field(default_factory=dict)
     timestamp: int = 0
     open_orders: tuple[Mapping[str, Any], ...] = ()
+    prices: Mapping[str, float] = field(default_factory=dict)
+    """Symbol -> last price; what a rebalance script's ``get_current_prices()`` returns."""
+    portfolio_value: float = 0.0
+    """What a rebalance script's ``get_portfolio_value()`` returns, in the quote currency."""
 
 
 class StrategyEngine:
@@ -71,12 +81,16 @@ class StrategyEngine:
         *,
         history_max: int = DEFAULT_HISTORY,
         starlark: Mapping[str, tuple[str, str]] | None = None,
+        kind: ScriptKind = STRATEGY,
     ) -> None:
         """``functions`` are the Python builtins by name (indicators and plugins' builtins); ``starlark``
         maps those of them that also have a Starlark version to ``(primary name, source)``: the source
         is run in the sandbox and defines the primary name, aliases are bound to it, and the Python
-        function stays reachable as ``_py_<primary>``."""
+        function stays reachable as ``_py_<primary>``. ``kind``: a strategy, or a rebalance script (which
+        gets ``get_balances``, ``get_current_prices`` and ``get_portfolio_value`` and has no kline interval).
+        """
         self.file = file
+        self.kind = kind
         self.functions = dict(functions)
         self.starlark = dict(starlark or {})
         self.overrides = dict(overrides or {})
@@ -103,14 +117,18 @@ class StrategyEngine:
         """
         builtins, prelude = self._builtins()
         script = StarlarkScript(
-            self.file, builtins, lambda line: self._lines.append(("print", line)), prelude=prelude
+            self.file,
+            builtins,
+            lambda line: self._lines.append(("print", line)),
+            prelude=prelude,
+            kind=self.kind,
         )
         defaults = script.call("settings")
         if not isinstance(defaults, dict):
             raise StrategyLoadError(f"{self.file}: settings() must return a dict, got {defaults!r}")
         config = {**defaults, **self.overrides}
         interval = config.setdefault("interval", "1m")
-        if interval not in INTERVAL_SECONDS:
+        if self.kind is STRATEGY and interval not in INTERVAL_SECONDS:
             raise StrategyLoadError(
                 f"{self.file}: interval got {interval!r}; expected one of {', '.join(INTERVAL_SECONDS)}"
             )
@@ -214,6 +232,12 @@ class StrategyEngine:
             now=lambda: self.context.timestamp,
             open_orders=lambda: [dict(order) for order in self.context.open_orders],
         )
+        if self.kind is not STRATEGY:
+            functions.update(
+                get_balances=lambda: dict(self.context.balances),
+                get_current_prices=lambda: dict(self.context.prices),
+                get_portfolio_value=lambda: self.context.portfolio_value,
+            )
         return functions, prelude
 
     def _set_state(self, key: str, value: Any) -> None:

@@ -233,11 +233,14 @@ class WorkerClient:
 
     # --- operations -----------------------------------------------------------------------------------
 
-    async def load(self, file: Path, overrides: Mapping[str, Any], history_max: int) -> LoadedStrategy:
-        """Load ``file``; raises ``StrategyLoadError`` when it does not load, ``WorkerFailed`` when the
-        worker dies or overruns the callback budget doing it (the file's top level and ``settings()`` are
-        strategy code)."""
-        payload = {"file": str(file), "overrides": dict(overrides), "history_max": history_max}
+    async def load(
+        self, file: Path, overrides: Mapping[str, Any], history_max: int, *, kind: str = "strategy"
+    ) -> LoadedStrategy:
+        """Load ``file`` (a script of ``kind``, a key of ``sandbox.KINDS``), replacing what the worker had
+        loaded; raises ``StrategyLoadError`` when it does not load, ``WorkerFailed`` when the worker dies
+        or overruns the callback budget doing it (the file's top level and ``settings()`` are script code).
+        """
+        payload = {"file": str(file), "overrides": dict(overrides), "history_max": history_max, "kind": kind}
         answer = await self._request("load", payload, self.limits.callback_timeout)
         return LoadedStrategy(
             frozenset(answer["callbacks"]),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,25 @@ CALLBACKS = (
     "on_fill",
 )
 DATA_CALLBACKS = ("on_kline", "on_orderbook", "on_ticker")
+
+
+@dataclass(frozen=True)
+class ScriptKind:
+    """What a kind of script must and may define: strategies (``strategies/*.star``) and rebalance scripts
+    (``rebalance/*.star``) share the sandbox, the engine and the worker machinery, not their callbacks."""
+
+    name: str
+    """Used in messages: "a strategy must define ..."."""
+    callbacks: tuple[str, ...]
+    """The top-level functions the engine calls when the script defines them."""
+    entry: tuple[str, ...]
+    """The script must define at least one of these (besides ``settings``)."""
+
+
+STRATEGY = ScriptKind("strategy", CALLBACKS, DATA_CALLBACKS)
+REBALANCE = ScriptKind("rebalance script", ("settings", "on_rebalance"), ("on_rebalance",))
+KINDS = {"strategy": STRATEGY, "rebalance": REBALANCE}
+"""Every kind of script, by the name the worker protocol uses."""
 
 T = TypeVar("T")
 
@@ -103,9 +123,11 @@ class StarlarkScript:
         builtins: Mapping[str, Any],
         print_: Callable[[str], None],
         prelude: Sequence[tuple[str, str]] = (),
+        kind: ScriptKind = STRATEGY,
     ) -> None:
         """Load ``path`` after running each ``(filename, source)`` of ``prelude`` in the same module: the
-        prelude defines the builtins written in Starlark (``history``, fast indicators)."""
+        prelude defines the builtins written in Starlark (``history``, fast indicators). ``kind`` says which
+        callbacks the file must and may define."""
         self.path = path
         # Held for the script's whole life: the binding does not keep these alive itself.
         self._builtins = dict(builtins)
@@ -116,12 +138,12 @@ class StarlarkScript:
         except OSError as exc:
             raise StrategyLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
         defined = off_main_thread(lambda: self._load(source, prelude))
-        self.callbacks = frozenset(name for name in CALLBACKS if name in defined)
+        self.callbacks = frozenset(name for name in kind.callbacks if name in defined)
         if "settings" not in self.callbacks:
-            raise StrategyLoadError(f"{path}: a strategy must define settings() returning its defaults")
-        if not self.callbacks & set(DATA_CALLBACKS):
+            raise StrategyLoadError(f"{path}: a {kind.name} must define settings() returning its defaults")
+        if not self.callbacks & set(kind.entry):
             raise StrategyLoadError(
-                f"{path}: a strategy must define at least one of {', '.join(DATA_CALLBACKS)}"
+                f"{path}: a {kind.name} must define at least one of {', '.join(kind.entry)}"
             )
 
     def _load(self, source: str, prelude: Sequence[tuple[str, str]]) -> set[str]:

@@ -18,7 +18,7 @@ payload is the traceback). The operations, in the order the parent uses them:
 op         payload                                          answer
 =========  ===============================================  ================================================
 init       memory_mb, builtins, entry_points, functions     pid, functions (names), data_kb, limit_kb
-load       file, overrides, history_max                     callbacks, config, defaults, interval,
+load       file, overrides, history_max, kind               callbacks, config, defaults, interval,
                                                             uses_open_orders
 state      state (the strategy's whole state)               None
 history    klines, replace                                  None
@@ -52,7 +52,7 @@ from typing import IO, Any
 from marketmaestro.plugins.manager import load_plugins
 from marketmaestro.strategy.engine import CallContext, StrategyEngine
 from marketmaestro.strategy.isolation import HEADER, OUT_OF_MEMORY_EXIT, encode
-from marketmaestro.strategy.sandbox import StrategyLoadError, StrategyRuntimeError
+from marketmaestro.strategy.sandbox import KINDS, StrategyLoadError, StrategyRuntimeError
 
 _FALLBACK_BASELINE_KB = 256 * 1024
 """Data memory assumed for the worker itself where /proc cannot say (not Linux)."""
@@ -130,6 +130,7 @@ class Worker:
             payload["overrides"],
             history_max=payload["history_max"],
             starlark=self.starlark,
+            kind=KINDS[payload.get("kind", "strategy")],
         )
         engine.load()
         self.engine = engine
