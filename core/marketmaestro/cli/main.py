@@ -49,12 +49,13 @@ def _register_builtin_commands() -> None:
     from marketmaestro.cli.config_cmd import config
     from marketmaestro.cli.data_cmd import data
     from marketmaestro.cli.db_cmd import db
+    from marketmaestro.cli.kill_cmd import kill
     from marketmaestro.cli.logs_cmd import logs
     from marketmaestro.cli.plugins_cmd import plugins
     from marketmaestro.cli.run_cmd import run
     from marketmaestro.cli.strategy_cmd import strategy
 
-    for command in (run, strategy, data, plugins, config, db, logs):
+    for command in (run, strategy, data, plugins, config, db, logs, kill):
         main.add_command(command)
 
 

@@ -48,6 +48,8 @@ class BotContext:
     store: AsyncStore
     health: HealthRegistry = field(default_factory=HealthRegistry)
     exchanges: dict[str, Exchange] = field(default_factory=dict)
+    order_managers: dict[str, Mailbox] = field(default_factory=dict)
+    """The order manager of each running exchange, for the API's cancel, amend and kill switch."""
     mailboxes: dict[str, dict[str, Mailbox]] = field(default_factory=dict)
     """Exchange -> component name (``settings``, ``rebalance:<script>``) -> mailbox, for the API."""
     api_urls: list[str] = field(default_factory=list)

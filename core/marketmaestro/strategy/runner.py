@@ -34,7 +34,7 @@ from marketmaestro.messages import (
     PlaceOrderMsg,
     TickerDataMsg,
 )
-from marketmaestro.model import Kline, Order, OrderType, Side
+from marketmaestro.model import Kline, Order, OrderType, Side, TimeInForce
 from marketmaestro.strategy.engine import (
     DEFAULT_HISTORY,
     fill_dict,
@@ -596,17 +596,25 @@ class StrategyRunner(Component):
             quantity=quantity,
             reason=signal.reason,
         )
+        oco = signal.type == "oco"
         place = PlaceOrderMsg(
             self.exchange,
             self.symbol,
             side,
-            OrderType(signal.type),
+            OrderType.MARKET if oco else OrderType(signal.type),
             quantity,
             self.name,
             price=signal.price,
             reason=signal.reason,
             stop_price=signal.stop_price,
             trail_percent=signal.trail_percent,
+            trail_amount=signal.trail_amount,
+            time_in_force=TimeInForce(signal.time_in_force),
+            post_only=signal.post_only,
+            reduce_only=signal.reduce_only,
+            stop_loss=signal.stop_loss,
+            take_profit=signal.take_profit,
+            oco=oco,
         )
         try:
             order = await self.orders.request(place, self.request_timeout)

@@ -8,17 +8,31 @@ A callback returns ``None`` (hold), a signal dict, or a list of them::
     {"action": "close"}                      # the whole position (or "quantity" of it)
     {"action": "cancel"}                     # every open order of this strategy on this symbol
 
+    {"action": "buy", "quantity": 0.01, "type": "limit", "price": 60000, "time_in_force": "ioc"}
+    {"action": "buy", "quantity": 0.01, "type": "limit", "price": 60000, "post_only": True}
+    {"action": "sell", "quantity": 0.01, "type": "take_profit", "stop_price": 65000}
+    {"action": "sell", "quantity": 0.01, "type": "trailing_stop", "trail_amount": 500}
+    {"action": "buy", "quantity": 0.01, "stop_loss": 58000, "take_profit": 65000}   # a bracket
+    {"action": "sell", "quantity": 0.01, "type": "oco", "stop_loss": 58000, "take_profit": 65000}
+
 Which fields an order type needs:
 
-=============  =====================================  ==================================
-type           required                               not allowed
-=============  =====================================  ==================================
-market         quantity                               price, stop_price, trail_percent
-limit          quantity, price                        stop_price, trail_percent
-stop_market    quantity, stop_price                   price, trail_percent
-stop_limit     quantity, price, stop_price            trail_percent
-trailing_stop  quantity, trail_percent (0 < p < 100)  price, stop_price
-=============  =====================================  ==================================
+=================  ===========================================  ========================================
+type               required                                     optional
+=================  ===========================================  ========================================
+market             quantity                                     stop_loss, take_profit (a bracket)
+limit              quantity, price                              time_in_force, post_only, stop_loss,
+                                                                take_profit
+stop_market        quantity, stop_price
+stop_limit         quantity, price, stop_price                  time_in_force
+take_profit        quantity, stop_price
+take_profit_limit  quantity, price, stop_price                  time_in_force
+trailing_stop      quantity, trail_percent (0 < p < 100) or
+                   trail_amount (one of them)
+oco                quantity, stop_loss, take_profit
+=================  ===========================================  ========================================
+
+``reduce_only`` (a bool) goes with any type; any other field a type does not list is refused.
 """
 
 from __future__ import annotations
@@ -29,15 +43,36 @@ from decimal import Decimal
 from typing import Any
 
 ACTIONS = ("buy", "sell", "hold", "close", "cancel")
-ORDER_TYPES = ("market", "limit", "stop_market", "stop_limit", "trailing_stop")
-FIELDS = ("action", "quantity", "type", "price", "stop_price", "trail_percent", "reason")
-PRICE_FIELDS = ("price", "stop_price", "trail_percent")
+ORDER_TYPES = (
+    "market",
+    "limit",
+    "stop_market",
+    "stop_limit",
+    "take_profit",
+    "take_profit_limit",
+    "trailing_stop",
+    "oco",
+)
+PRICE_FIELDS = ("price", "stop_price", "trail_percent", "trail_amount", "stop_loss", "take_profit")
+FLAG_FIELDS = ("post_only", "reduce_only")
+FIELDS = ("action", "quantity", "type", "reason", "time_in_force", *PRICE_FIELDS, *FLAG_FIELDS)
+TIMES_IN_FORCE = ("gtc", "ioc", "fok")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "market": (),
     "limit": ("price",),
     "stop_market": ("stop_price",),
     "stop_limit": ("price", "stop_price"),
-    "trailing_stop": ("trail_percent",),
+    "take_profit": ("stop_price",),
+    "take_profit_limit": ("price", "stop_price"),
+    "trailing_stop": (),
+    "oco": ("stop_loss", "take_profit"),
+}
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "market": ("stop_loss", "take_profit"),
+    "limit": ("stop_loss", "take_profit", "time_in_force", "post_only"),
+    "stop_limit": ("time_in_force",),
+    "take_profit_limit": ("time_in_force",),
+    "trailing_stop": ("trail_percent", "trail_amount"),
 }
 
 
@@ -55,6 +90,12 @@ class Signal:
     price: Decimal | None = None
     stop_price: Decimal | None = None
     trail_percent: Decimal | None = None
+    trail_amount: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    time_in_force: str = "gtc"
+    post_only: bool = False
+    reduce_only: bool = False
 
 
 def parse_signals(value: Any, *, where: str) -> list[Signal]:
@@ -109,18 +150,73 @@ def _parse_one(item: Any, where: str) -> Signal | None:
     quantity = _number(item, "quantity", where)
     if quantity is None and action != "close":
         raise SignalError(f"{where}: field 'quantity' got nothing; a {action} needs a positive number")
+    allowed = {*REQUIRED[order_type], *OPTIONAL.get(order_type, ()), "reduce_only"}
+    for field in (*PRICE_FIELDS, *FLAG_FIELDS, "time_in_force"):
+        if field in item and item[field] is not None and field not in allowed:
+            raise SignalError(
+                f"{where}: field {field!r} got {item[field]!r}; a {order_type} order does not take it"
+            )
     values = {field: _number(item, field, where) for field in PRICE_FIELDS}
     for field in REQUIRED[order_type]:
         if values[field] is None:
             raise SignalError(f"{where}: field {field!r} got nothing; a {order_type} order needs it")
-    for field in PRICE_FIELDS:
-        if field not in REQUIRED[order_type] and values[field] is not None:
-            raise SignalError(
-                f"{where}: field {field!r} got {item[field]!r}; a {order_type} order does not take it"
-            )
     trail = values["trail_percent"]
+    if order_type == "trailing_stop" and (trail is None) == (values["trail_amount"] is None):
+        raise SignalError(
+            f"{where}: field 'trail_percent' or 'trail_amount': a trailing_stop order needs exactly one"
+        )
     if trail is not None and trail >= 100:
         raise SignalError(
             f"{where}: field 'trail_percent' got {item['trail_percent']!r}; expected 0 < p < 100"
         )
-    return Signal(action, quantity, order_type, reason, values["price"], values["stop_price"], trail)
+    flags = {field: _flag(item, field, where) for field in FLAG_FIELDS}
+    time_in_force = item.get("time_in_force", "gtc")
+    if time_in_force not in TIMES_IN_FORCE:
+        expected = ", ".join(TIMES_IN_FORCE)
+        raise SignalError(f"{where}: field 'time_in_force' got {time_in_force!r}; expected one of {expected}")
+    if flags["post_only"] and time_in_force != "gtc":
+        raise SignalError(f"{where}: field 'post_only' cannot go with time_in_force {time_in_force!r}")
+    if action == "close" and (order_type == "oco" or values["stop_loss"] or values["take_profit"]):
+        raise SignalError(f"{where}: field 'type' got {order_type!r}; a close has no stop_loss/take_profit")
+    _check_exits(action, order_type, values["stop_loss"], values["take_profit"], where)
+    return Signal(
+        action,
+        quantity,
+        order_type,
+        reason,
+        values["price"],
+        values["stop_price"],
+        trail,
+        values["trail_amount"],
+        values["stop_loss"],
+        values["take_profit"],
+        time_in_force,
+        flags["post_only"],
+        flags["reduce_only"],
+    )
+
+
+def _flag(item: dict[str, Any], field: str, where: str) -> bool:
+    raw = item.get(field, False)
+    if not isinstance(raw, bool):
+        raise SignalError(f"{where}: field {field!r} got {raw!r}; expected True or False")
+    return raw
+
+
+def _check_exits(
+    action: str, order_type: str, stop_loss: Decimal | None, take_profit: Decimal | None, where: str
+) -> None:
+    """A long (a buy's bracket, a sell OCO) takes profit above its stop loss; a short below it."""
+    if stop_loss is None or take_profit is None:
+        return
+    long = (action == "buy") != (order_type == "oco")
+    if long and take_profit <= stop_loss:
+        raise SignalError(
+            f"{where}: field 'take_profit' got {take_profit}; it must be above stop_loss {stop_loss} "
+            "when the position is long"
+        )
+    if not long and take_profit >= stop_loss:
+        raise SignalError(
+            f"{where}: field 'take_profit' got {take_profit}; it must be below stop_loss {stop_loss} "
+            "when the position is short"
+        )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from html import escape
 from importlib.resources import files
+from types import ModuleType
+from typing import Any
 
 from quart import Blueprint, Response, current_app, request
 
@@ -64,6 +68,99 @@ async def positions() -> Response:
 async def balances() -> Response:
     bot = bot_context()
     return json_response({name: await bot.store.list_balances(name) for name in sorted(bot.config.exchanges)})
+
+
+async def _body() -> dict[str, Any]:
+    body = await request.get_json(force=True, silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise _BadParameter("body: expected a JSON object")
+    return body
+
+
+def _decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
+    raw = body.get(name)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if isinstance(raw, bool) or not value.is_finite() or value <= 0:
+        raise _BadParameter(f"{name}: got {raw!r}; expected a positive number")
+    return value
+
+
+async def _controlled(call: Callable[[ModuleType], Awaitable[Any]], status: int = 200) -> Response:
+    """Run ``call(marketmaestro.orders.control)``; its ``ControlError`` is a 400 naming the problem."""
+    # Imported here: the order manager brings the database layer, which most CLI commands do not need.
+    from marketmaestro.orders import control
+
+    try:
+        result = await call(control)
+    except control.ControlError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(result, status)
+
+
+@api.post("/orders/<exchange>/<client_order_id>/cancel")
+async def cancel_order(exchange: str, client_order_id: str) -> Response:
+    """Cancel one order (an emulated one locally)."""
+    bot = bot_context()
+    timeout = bot.config.supervision.request_timeout
+    return await _controlled(
+        lambda control: control.cancel_order(
+            bot.order_managers, exchange, client_order_id, request_timeout=timeout
+        )
+    )
+
+
+@api.post("/orders/<exchange>/<client_order_id>/amend")
+async def amend_order(exchange: str, client_order_id: str) -> Response:
+    """Change ``quantity`` and/or ``price``; natively where the exchange can, else cancel and replace
+    (the answer is then the new order, whose ``replaces`` names the old one)."""
+    bot = bot_context()
+    body = await _body()
+    quantity, price = _decimal_field(body, "quantity"), _decimal_field(body, "price")
+    return await _controlled(
+        lambda control: control.amend_order(
+            bot.order_managers,
+            exchange,
+            client_order_id,
+            quantity=quantity,
+            price=price,
+            request_timeout=bot.config.supervision.request_timeout,
+        )
+    )
+
+
+@api.post("/orders/cancel-all")
+async def cancel_all_orders() -> Response:
+    """Cancel the open orders of every exchange, or of ``exchange``, ``symbol`` and/or ``strategy``."""
+    bot = bot_context()
+    body = await _body()
+    filters = {name: body.get(name) for name in ("exchange", "symbol", "strategy")}
+    for name, value in filters.items():
+        if value is not None and not isinstance(value, str):
+            raise _BadParameter(f"{name}: got {value!r}; expected a string")
+
+    async def call(control: ModuleType) -> Any:
+        timeout = bot.config.supervision.request_timeout
+        return {"cancelled": await control.cancel_all(bot.order_managers, **filters, request_timeout=timeout)}
+
+    return await _controlled(call)
+
+
+@api.post("/kill")
+async def kill_switch() -> Response:
+    """The kill switch: cancel every open order on every exchange, refuse new ones, stop the strategies.
+    502 when an exchange's order manager did not answer (the report names it)."""
+    bot = bot_context()
+    from marketmaestro.orders import control
+
+    report = await control.kill(bot.order_managers, bot.stop_strategies, bot.strategies_stopped)
+    return json_response(report, 200 if not report.failed else 502)
 
 
 @pages.get("/")
