@@ -21,7 +21,7 @@ from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import HealthRegistry, Mailbox
 from tests.conftest import REPO
 from tests.exchanges.conftest import make_paper
-from tests.exchanges.conftest import store as store  # noqa: F401 - the fixture
+from tests.exchanges.conftest import store as store
 from tests.trading.conftest import TIMEOUT, TradingStack, trading_stack
 
 EQUAL_WEIGHT = REPO / "rebalance" / "equal_weight.star"

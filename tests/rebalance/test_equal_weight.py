@@ -39,3 +39,56 @@ async def test_drift_becomes_trades_orders_and_fills_that_bring_the_balances_to_
     assert {o.strategy for o in orders} == {"rebalance:equal_weight"}
     for order in orders:
         assert order.quantity == order.quantity.quantize(Decimal("0.0001"))  # on the step grid
+
+
+async def test_trades_under_min_trade_are_skipped_and_nothing_is_ordered(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    with trio.fail_after(60):
+        async with rebalancing(store, paper(store, tmp_path), config={"min_trade": 20000.0}) as r:
+            report = await r.run()
+            assert report["status"] == "skipped", report
+            assert report["orders"] == []
+            assert [(s["symbol"], s["side"]) for s in report["skipped"]] == [
+                ("BTCUSDT", "buy"),
+                ("ETHUSDT", "buy"),
+            ]
+            for skipped in report["skipped"]:
+                assert "under min_trade 20000" in skipped["reason"]
+            assert await r.stack.balances() == {"USDT": Decimal("30000")}
+    assert await store.list_orders(exchange="paper", limit=10) == []
+
+
+async def test_under_the_drift_threshold_the_script_is_not_run_unless_forced(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    """A drift of 2/3 is under a threshold of 0.7: skipped; ``force`` runs it anyway."""
+    with trio.fail_after(60):
+        async with rebalancing(store, paper(store, tmp_path), config={"drift_threshold": 0.7}) as r:
+            report = await r.run()
+            assert report["status"] == "skipped"
+            assert "threshold 0.7" in report["reason"]
+            assert "orders" not in report  # on_rebalance() was not called
+            forced = await r.run(force=True)
+            assert forced["status"] == "traded", forced
+            assert len(forced["orders"]) == 2
+
+
+async def test_sells_go_before_buys_and_quantities_sit_on_the_step_grid(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    """An account all in BTC: ETH is bought with USDT that selling BTC frees first."""
+    exchange = paper(store, tmp_path, balances={"BTC": "1", "USDT": "0"})
+    with trio.fail_after(60):
+        async with rebalancing(store, exchange) as r:
+            report = await r.run()
+            assert report["status"] == "traded", report
+            assert [(o["symbol"], o["side"], o["status"]) for o in report["orders"]] == [
+                ("BTCUSDT", "sell", "filled"),
+                ("ETHUSDT", "buy", "filled"),
+            ]
+            for order in report["orders"]:
+                assert Decimal(order["quantity"]) == Decimal(order["quantity"]).quantize(Decimal("0.0001"))
+            await r.stack.settle()
+            after = await r.run()
+            assert after["drift"] < report["drift"]

@@ -41,7 +41,13 @@ from marketmaestro.model import Instrument, Order, OrderType, Side, now_ms
 from marketmaestro.rebalance.allocation import Holdings, drift, rebalance_specs, trade_symbols
 from marketmaestro.rebalance.trades import RebalanceTrade, TradeError, parse_trades
 from marketmaestro.settings import SettingError, duration_seconds
-from marketmaestro.strategy.isolation import WorkerClient, WorkerFailed, WorkerLimits, WorkerPlugins
+from marketmaestro.strategy.isolation import (
+    FileStamp,
+    WorkerClient,
+    WorkerFailed,
+    WorkerLimits,
+    WorkerPlugins,
+)
 from marketmaestro.strategy.sandbox import StrategyLoadError
 from marketmaestro.supervision import Component, RequestFailed, RequestTimeout
 
@@ -104,6 +110,7 @@ class RebalanceComponent(Component):
         self.last_report: dict[str, Any] | None = None
         self.runs = 0
         self._rescheduled = trio.Event()
+        self._stamp = FileStamp.of(file)
 
     # --- lifetime -----------------------------------------------------------------------------------------
 
@@ -140,6 +147,7 @@ class RebalanceComponent(Component):
         if self.worker is None or not self.worker.alive:
             self.worker = None
             self.worker = await WorkerClient.start(self.limits, self.plugins)
+        self._stamp = FileStamp.of(self.file)
         loaded = await self.worker.load(self.file, self.spec.config, 1, kind="rebalance")
         specs = rebalance_specs(loaded.defaults, loaded.config)
         values = await self.settings.request(
@@ -223,16 +231,19 @@ class RebalanceComponent(Component):
     async def _run(self, *, force: bool) -> dict[str, Any]:
         self.runs += 1
         started = now_ms()
-        if (
-            self.worker is None or not self.worker.alive or self.load_error is not None
-        ) and not await self._load():
+        stale = self.load_error is not None or FileStamp.of(self.file) != self._stamp
+        if (self.worker is None or not self.worker.alive or stale) and not await self._load():
             report: dict[str, Any] = {"status": "error", "error": self.load_error}
         else:
             try:
                 report = await self._rebalance(force=force)
             except (SettingError, TradeError) as exc:
                 report = {"status": "error", "error": str(exc)}
-                await self._failed("rebalance.error", str(exc))
+            if report["status"] == "error":
+                self.health.set_state(self.health_name, "failed", detail=report["error"])
+            else:
+                self.health.set_state(self.health_name, "running")
+                self.health.get(self.health_name).detail = None
         report["timestamp"] = started
         self.last_report = report
         await self.store.add_event(
@@ -280,9 +291,15 @@ class RebalanceComponent(Component):
         except WorkerFailed as exc:
             await self.worker.aclose()
             self.worker = None
+            # The file is fine: the next run starts a new worker.
             error = f"{self.file.name}: the worker failed: {exc.reason}"
-            await self._failed("rebalance.worker_failed", error)
-            self.load_error = None  # the file is fine; the next run starts a new worker
+            log_event(
+                "rebalance.worker_failed",
+                level="error",
+                script=self.name,
+                error=error,
+                stderr=exc.stderr_summary,
+            )
             return {"status": "error", "error": error, **report}
         for kind, text in answer.lines:
             log_event(f"rebalance.{kind}", script=self.name, message=text)
