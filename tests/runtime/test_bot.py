@@ -252,6 +252,7 @@ def _position_json(position: Position) -> dict[str, Any]:
         "average_price": str(position.average_price),
         "realized_pnl": str(position.realized_pnl),
         "strategy": position.strategy,
+        "fees": str(position.fees),
     }
 
 

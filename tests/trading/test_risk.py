@@ -152,11 +152,11 @@ def test_the_exchange_section_overrides_the_global_one_key_by_key() -> None:
 def test_an_unknown_rule_is_named_with_the_registered_ones() -> None:
     registry = plugin_host().registry
     with pytest.raises(ValueError) as caught:
-        build_rules(registry, {"max_drawdown": {"percent": 5}}, {"stop_everything": {}})
+        build_rules(registry, {"max_drawdon": {"percent": 5}}, {"stop_everything": {}})
     message = str(caught.value)
-    assert "max_drawdown" in message
+    assert "max_drawdon" in message
     assert "stop_everything" in message
-    assert "registered: max_position_size" in message
+    assert "registered: max_concentration, max_daily_loss, max_drawdown" in message
 
 
 def test_a_bad_value_in_either_section_is_reported_through_build_rules() -> None:
@@ -170,7 +170,7 @@ def test_a_bad_value_in_either_section_is_reported_through_build_rules() -> None
 def test_the_configuration_check_names_the_full_key_of_each_problem() -> None:
     config = Config.model_validate(
         {
-            "risk": {"max_position_size": {"default": "abc"}, "max_drawdown": {"percent": 5}},
+            "risk": {"max_position_size": {"default": "abc"}, "max_drawdon": {"percent": 5}},
             "exchanges": {
                 "paper": {"risk": {"max_position_size": {"default": 1, "btcusdt": 0}}},
                 "off": {"enabled": False, "risk": {"max_position_size": {"default": -1}}},
@@ -180,7 +180,7 @@ def test_the_configuration_check_names_the_full_key_of_each_problem() -> None:
     problems = check_risk_config(plugin_host().registry, config)
     assert [(p.key, p.value) for p in problems] == [
         ("risk.max_position_size.default", "abc"),
-        ("risk.max_drawdown", {"percent": 5}),
+        ("risk.max_drawdon", {"percent": 5}),
         ("exchanges.paper.risk.max_position_size.btcusdt", 0),
     ]
     assert problems[0].expected == "a positive number"

@@ -5,11 +5,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from marketmaestro.portfolio.positions import apply_fill
+from marketmaestro.portfolio.valuation import (
+    AssetValue,
+    Marks,
+    PnlSummary,
+    PortfolioReport,
+    PositionValue,
+    fee_in_quote,
+)
 
 if TYPE_CHECKING:
     from marketmaestro.portfolio.component import Portfolio
 
-__all__ = ["Portfolio", "apply_fill"]
+__all__ = [
+    "AssetValue",
+    "Marks",
+    "PnlSummary",
+    "Portfolio",
+    "PortfolioReport",
+    "PositionValue",
+    "apply_fill",
+    "fee_in_quote",
+]
 
 
 def __getattr__(name: str) -> Any:

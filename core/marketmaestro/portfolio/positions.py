@@ -8,10 +8,11 @@ from decimal import Decimal
 from marketmaestro.model import Fill, Position
 
 
-def apply_fill(position: Position, fill: Fill) -> Position:
-    """The position after ``fill``: average entry price of what is held, realised P&L of what was closed.
+def apply_fill(position: Position, fill: Fill, *, fee: Decimal = Decimal(0)) -> Position:
+    """The position after ``fill``: average entry price of what is held, realised P&L of what was closed,
+    and ``fee`` (the fill's fee in the quote currency, see ``valuation.fee_in_quote``) added to its fees.
 
-    Realised P&L is gross (fees are kept with each fill, in their own currency).
+    Realised P&L is gross: net P&L is realised plus unrealised minus fees.
     """
     held = position.quantity
     traded = fill.side.sign * fill.quantity
@@ -30,4 +31,6 @@ def apply_fill(position: Position, fill: Fill) -> Position:
             average = position.average_price  # partly closed: what remains keeps its entry price
         else:
             average = fill.price  # flipped: the new side was entered at this fill
-    return replace(position, quantity=after, average_price=average, realized_pnl=realized)
+    return replace(
+        position, quantity=after, average_price=average, realized_pnl=realized, fees=position.fees + fee
+    )

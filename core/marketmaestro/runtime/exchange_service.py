@@ -24,11 +24,17 @@ from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeErro
 from marketmaestro.exchanges.modes import effective_mode
 from marketmaestro.exchanges.public import public_exchange_factory
 from marketmaestro.logs import log_event
-from marketmaestro.messages import MarketDataMsg, TradeDataMsg, UpdateBalanceMsg
+from marketmaestro.messages import (
+    CheckRiskLimitsMsg,
+    MarketDataMsg,
+    SnapshotEquityMsg,
+    TradeDataMsg,
+    UpdateBalanceMsg,
+)
 from marketmaestro.orders import OrderManager
 from marketmaestro.portfolio import Portfolio
 from marketmaestro.rebalance import RebalanceComponent
-from marketmaestro.risk import RiskManager, build_rules
+from marketmaestro.risk import RiskManager, RuleBook
 from marketmaestro.settings import SettingsComponent
 from marketmaestro.strategy import StrategyRunner
 from marketmaestro.supervision import Component, Mailbox, supervise
@@ -92,16 +98,24 @@ async def _run_subtree(
         kind: Mailbox(f"{prefix}/{kind}")
         for kind in ("settings", "portfolio", "risk_manager", "order_manager")
     }
-    rules = build_rules(bot.plugins.registry, bot.config.risk, config.risk)
+    rules = RuleBook(bot.plugins.registry, bot.config.risk, config)
     components: dict[str, Component] = {
         "settings": SettingsComponent(boxes["settings"], exchange=name, store=bot.store),
-        "portfolio": Portfolio(boxes["portfolio"], exchange=name, store=bot.store),
+        "portfolio": Portfolio(
+            boxes["portfolio"],
+            exchange=name,
+            store=bot.store,
+            instruments=instruments,
+            valuation_currency=bot.config.portfolio.valuation_currency,
+        ),
         "risk_manager": RiskManager(
             boxes["risk_manager"],
             exchange=name,
             rules=rules,
             portfolio=boxes["portfolio"],
             request_timeout=timeout,
+            store=bot.store,
+            instruments=instruments,
         ),
         "order_manager": OrderManager(
             boxes["order_manager"],
@@ -148,8 +162,14 @@ async def _run_subtree(
         rebalancers = _rebalancers(bot, name, prefix, adapter, instruments, boxes)
         for component in rebalancers:
             await start(component.health_name, component.run)
+        await start(
+            f"{prefix}/equity_snapshots",
+            partial(_snapshots, name, boxes, bot.config.portfolio.snapshot_interval, timeout),
+        )
         bot.mailboxes[name] = {
             "settings": boxes["settings"],
+            "portfolio": boxes["portfolio"],
+            "risk_manager": boxes["risk_manager"],
             **{component.name: component.mailbox for component in rebalancers},
         }
         live = [r for r in runners if r.script is not None]
@@ -159,7 +179,8 @@ async def _run_subtree(
             orderbooks=frozenset(r.symbol for r in live if r.wants("on_orderbook")),
         )
         send, receive = trio.open_memory_channel[MarketDataMsg](MARKET_CHANNEL_SIZE)
-        await start(f"{prefix}/router", partial(_route, receive, boxes["order_manager"], runners))
+        route = partial(_route, receive, boxes["order_manager"], runners, portfolio=boxes["portfolio"])
+        await start(f"{prefix}/router", route)
         await start(f"{prefix}/feed", partial(_feed, adapter, subscription, send))
         log_event(
             "exchange.started",
@@ -241,6 +262,23 @@ async def _start(
     )
 
 
+async def _snapshots(
+    exchange: str,
+    boxes: dict[str, Mailbox],
+    interval: float,
+    request_timeout: float,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Every ``interval`` seconds: store the equity of the account and each strategy, then have the risk
+    manager check the hard limits against it."""
+    task_status.started()
+    while True:
+        await trio.sleep(interval)
+        await boxes["portfolio"].request(SnapshotEquityMsg(exchange), request_timeout)
+        await boxes["risk_manager"].request(CheckRiskLimitsMsg(exchange), request_timeout)
+
+
 async def _feed(
     adapter: Exchange,
     subscription: Subscription,
@@ -259,9 +297,11 @@ async def _route(
     orders: Mailbox,
     runners: list[StrategyRunner],
     *,
+    portfolio: Mailbox | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Deliver each market data message to the order manager (prices) and the runners of its symbol.
+    """Deliver each market data message to the order manager and the portfolio (prices) and the runners of
+    its symbol.
 
     Public trades go to the order manager only: no strategy callback takes them (yet)."""
     by_symbol: dict[str, list[StrategyRunner]] = {}
@@ -271,6 +311,8 @@ async def _route(
     task_status.started()
     async for msg in receive:
         await orders.send(msg)
+        if portfolio is not None and not isinstance(msg, TradeDataMsg):
+            await portfolio.send(msg)
         if isinstance(msg, TradeDataMsg):
             continue
         for runner in by_symbol.get(msg.symbol, ()):
