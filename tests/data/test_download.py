@@ -214,34 +214,15 @@ async def test_nothing_after_the_latest_closed_kline_is_asked_for(store: AsyncSt
         assert result.total >= 59
 
 
-class Windowed(ScriptedExchange):
-    """Answers a range with the klines of its first ``page_limit`` intervals only, even when those are none:
-    a page past the start of the history comes back empty although later klines exist."""
-
-    async def klines(
-        self, symbol: str, interval: str, limit: int, *, start: int | None = None, end: int | None = None
-    ) -> list[Kline]:
-        if start is not None and end is not None:
-            end = min(end, start + (min(limit, self.options.page_limit) - 1) * MINUTE_MS)
-        return await super().klines(symbol, interval, limit, start=start, end=end)
-
-
-async def test_an_empty_answer_although_the_exchange_has_klines_in_the_range_is_an_error(
+async def test_a_history_that_starts_long_after_since_is_downloaded_from_its_start(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(BOUND):
-        # No history before DAY: the first page, from a day earlier, is an empty window.
-        exchange = scripted(store, Windowed, gaps=[(0, DAY)])
-        file = file_in(tmp_path)
-        with pytest.raises(DownloadError) as caught:
-            await download_klines(exchange, file, DAY - 24 * HOUR, exchange.now)
-        assert "its history probably starts later" in str(caught.value) and "try a later --since" in str(
-            caught.value
-        )
-        assert not file.path.exists(), "no empty dataset is left behind"
-        # From a --since inside the history, the same exchange downloads fine.
-        result = await download_klines(exchange, file, DAY, DAY + HOUR - 1)
-        assert result.total == 60
+        # No history before DAY: the first pages' ranges start a day earlier, where there are no klines.
+        exchange = scripted(store, gaps=[(0, DAY)])
+        result = await download_klines(exchange, file_in(tmp_path), DAY - 24 * HOUR, DAY + HOUR - 1)
+        assert (result.total, result.first, result.gaps) == (60, DAY, [])
+        assert file_in(tmp_path).load().to_klines() == expected(exchange, DAY, DAY + HOUR - 1)
 
 
 async def test_a_range_without_klines_leaves_no_file(store: AsyncStore, tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 """Downloading klines from an exchange's REST history into a kline file: paginated, resumable, no duplicates.
 
 The adapter's ``klines(symbol, interval, limit, start=, end=)`` is asked page by page, each page starting
-one interval after the last kline of the one before. Each page is appended to the file (and flushed) as it
-arrives, so an interrupted download keeps every page it stored, and running it again continues after the
-last stored kline. A ``since`` before the first stored kline is fetched into a side file and put in front
-of the stored klines with one rename, so the file is never half rewritten. Klines already stored, outside
-the asked range, not yet closed or repeated within a page are never stored (twice).
+one interval after the last kline of the one before. The adapter answers the oldest klines of the range
+however far ahead they lie (``Exchange.klines``; exchange plugins whose endpoint answers the newest of a
+range first use ``marketmaestro.exchanges.kline_pages``), so an empty page means the range holds no more.
+Each page is appended to the file (and flushed) as it arrives, so an interrupted download keeps every page
+it stored, and running it again continues after the last stored kline. A ``since`` before the first
+stored kline is fetched into a side file and put in front of the stored klines with one rename, so the
+file is never half rewritten. Klines already stored, outside the asked range, not yet closed or repeated
+within a page are never stored (twice).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import trio
 
@@ -125,30 +127,11 @@ async def download_klines(
         stamps = file.timestamps()
         if len(stamps) == 0:
             file.path.unlink()  # no dataset rather than an empty one
-            await _check_nothing_there(adapter, file, result)
     result.total = len(stamps)
     if len(stamps):
         result.first, result.last = int(stamps[0]), int(stamps[-1])
     result.gaps = find_gaps(stamps, step)
     return result
-
-
-async def _check_nothing_there(adapter: Exchange, file: KlineFile, result: DownloadResult) -> None:
-    """``DownloadError`` when the range came back empty although the exchange's latest kline lies in it: its
-    adapter answers an empty page for a stretch without klines (such as before the symbol was listed) instead
-    of the first klines after it, so paging from ``since`` cannot get past that stretch."""
-    latest = await adapter.klines(file.symbol, file.interval, 1)
-    if latest and result.start <= latest[-1].timestamp <= result.end:
-        raise DownloadError(
-            f"{adapter.name} answered the {file.symbol} {file.interval} klines from {_utc(result.start)} "
-            f"with none, although its latest one opens at {_utc(latest[-1].timestamp)}: its history probably "
-            "starts later (the symbol was listed later) and the exchange plugin does not skip ahead; "
-            "try a later --since"
-        )
-
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _backfill(
@@ -200,7 +183,7 @@ async def _pages(
                     f"{adapter.name} answered the klines from {cursor} with none in the range asked for"
                 )
             advance((high - cursor) // step + 1)
-            return  # nothing more in the range: the exchange's history ends (or starts) here
+            return  # the adapter has no kline left in the range (it skips stretches without klines itself)
         klines = [fresh[t] for t in sorted(fresh)]
         following = klines[-1].timestamp + step
         advance((following - cursor) // step)

@@ -27,6 +27,7 @@ from marketmaestro.messages import MarketDataMsg
 from marketmaestro.model import Balance, Fill, Instrument, Kline, Order, OrderStatus, interval_seconds
 from marketmaestro_bitvavo.convert import ClientIds, order_body, to_fill, to_kline, to_order
 from marketmaestro_bitvavo.errors import CLIENT_ORDER_ID_CONFLICT, NotFound, error_code
+from marketmaestro_bitvavo.klines import CANDLES_MAX, candles_in_range
 from marketmaestro_bitvavo.markets import Market, bitvavo_interval, plain
 from marketmaestro_bitvavo.options import BitvavoOptions
 from marketmaestro_bitvavo.ratelimit import WeightBudget
@@ -34,7 +35,6 @@ from marketmaestro_bitvavo.rest import RestClient
 
 PAGE = 1000
 """Items per page of ``GET /orders`` and ``GET /trades`` (Bitvavo's maximum)."""
-CANDLES_MAX = 1440
 
 
 class BitvavoExchange(Exchange):
@@ -165,28 +165,14 @@ class BitvavoExchange(Exchange):
         step = interval_seconds(interval) * 1000
         if limit <= 0:
             return []
+        if start is not None or end is not None:
+            return await candles_in_range(self.rest, market.market, symbol, interval, limit, start, end)
         params: dict[str, str | int | None] = {"interval": bitvavo_interval(interval)}
-        if start is None and end is None:
-            params["limit"] = min(limit + 1, CANDLES_MAX)
-        else:
-            low = start if start is not None else 0
-            high = end if end is not None else self.rest.now_ms()
-            if start is not None:
-                # Bitvavo answers newest first: a window of at most CANDLES_MAX intervals holds at most that
-                # many candles (fewer where no trade happened), so its earliest ``limit`` are all returned.
-                high = min(high, start + (CANDLES_MAX - 1) * step)
-            params.update(start=low, end=high, limit=CANDLES_MAX)
+        params["limit"] = min(limit + 1, CANDLES_MAX)
         rows = await self.rest.request("GET", f"/{market.market}/candles", params=params)
         now = self.rest.now_ms()
         klines = [to_kline(row, symbol, interval) for row in rows]
         closed = sorted((k for k in klines if k.timestamp + step <= now), key=lambda k: k.timestamp)
-        if start is not None or end is not None:
-            closed = [
-                k
-                for k in closed
-                if (start is None or k.timestamp >= start) and (end is None or k.timestamp <= end)
-            ]
-            return closed[:limit]
         return closed[-limit:]
 
     async def stream(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from marketmaestro.exchanges.kline_pages import oldest_klines
 from marketmaestro.model import Instrument, Kline, interval_seconds
 from marketmaestro_bybit.convert import bybit_interval, decimal, parse_instrument, parse_kline_row
 from marketmaestro_bybit.errors import BybitRequestError
@@ -53,7 +54,11 @@ class MarketData:
     async def klines(
         self, symbol: str, interval: str, limit: int, *, start: int | None = None, end: int | None = None
     ) -> list[Kline]:
-        """Closed klines, oldest first (see ``Exchange.klines``); the running candle is never included."""
+        """Closed klines, oldest first (see ``Exchange.klines``); the running candle is never included.
+
+        With ``start``/``end``: the oldest ``limit`` in the range, however long it is and whatever stretches
+        without klines it holds (Bybit answers the newest of a range; ``oldest_klines`` pages its windows).
+        """
         if limit <= 0:
             return []
         span = interval_seconds(interval) * 1000
@@ -63,12 +68,11 @@ class MarketData:
             return await self._latest(symbol, interval, limit, newest_closed)
         first = start if start is not None else 0
         last = min(end if end is not None else newest_closed, newest_closed)
-        last = min(last, first + (min(limit, MAX_KLINES) - 1) * span)
-        if last < first:
-            return []
-        rows = await self._rows(symbol, interval, first, last, min(limit, MAX_KLINES))
-        klines = sorted((k for k in rows if first <= k.timestamp <= last), key=lambda k: k.timestamp)
-        return klines[:limit]
+
+        async def fetch(low: int, high: int, count: int) -> list[Kline]:
+            return await self._rows(symbol, interval, low, high, count)
+
+        return await oldest_klines(fetch, first, last, limit, step=span, per_request=MAX_KLINES)
 
     async def _latest(self, symbol: str, interval: str, limit: int, newest_closed: int) -> list[Kline]:
         collected: dict[int, Kline] = {}

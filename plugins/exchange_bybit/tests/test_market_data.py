@@ -107,3 +107,40 @@ async def test_linear_instruments_come_in_pages(store: AsyncStore) -> None:
             assert len(await adapter.instruments()) == 1200
         finally:
             await adapter.disconnect()
+
+
+async def test_ranged_klines_are_the_oldest_of_the_range_across_stretches_without_klines(
+    store: AsyncStore,
+) -> None:
+    # 5000 minutes of history, then 1500 of them removed: a stretch longer than one request's window.
+    async with running_fake(history=5000) as quiet:
+        quiet.add_account(TEST_KEY, TEST_SECRET, {"USDT": Decimal(1)})
+        stamps = [c.start for c in quiet.venue.market("spot", "BTCUSDT").candles]
+        gap_start, gap_end = stamps[2000], stamps[3500]
+        assert quiet.remove_klines("BTCUSDT", gap_start, gap_end) == 1500
+        kept = [t for t in stamps if not gap_start <= t < gap_end]
+        adapter = BybitExchange(fake_context(quiet, store))
+        try:
+            await adapter.connect()
+            far_back = stamps[0] - 30 * 86_400_000  # a month before the first kline: thousands of windows
+            first = await adapter.klines("BTCUSDT", "1m", 1000, start=far_back, end=stamps[-1])
+            assert [k.timestamp for k in first] == kept[:1000]
+            # From inside the stretch: the 1000 klines after it, none from before.
+            after = await adapter.klines("BTCUSDT", "1m", 1000, start=gap_start + 5 * MINUTE)
+            assert [k.timestamp for k in after] == [t for t in kept if t >= gap_end][:1000]
+            # A page that ends inside the stretch comes back short, and a small limit after it still finds it.
+            edge = await adapter.klines("BTCUSDT", "1m", 1000, start=stamps[1500])
+            assert [k.timestamp for k in edge] == kept[1500:2500]
+            few = await adapter.klines("BTCUSDT", "1m", 3, start=gap_start, end=stamps[-1])
+            assert [k.timestamp for k in few] == [gap_end, gap_end + MINUTE, gap_end + 2 * MINUTE]
+            # Hourly klines of the whole history: built from the minutes, the stretch's hours missing, and the
+            # hour of the running minute is not closed yet.
+            hour = 60 * MINUTE
+            running = stamps[-1] + MINUTE
+            hours = await adapter.klines("BTCUSDT", "1h", 1000, start=far_back)
+            assert [k.timestamp for k in hours] == sorted(
+                {t - t % hour for t in kept} - {running - running % hour}
+            )
+            assert await adapter.klines("BTCUSDT", "1m", 10, start=gap_start, end=gap_end - MINUTE) == []
+        finally:
+            await adapter.disconnect()

@@ -3,7 +3,8 @@
 Prints one JSON line with its URLs (``rest_url``, ``ws_public_spot``, ``ws_public_linear``,
 ``ws_private_url``, ``control_url``) once it listens, then serves. ``--account KEY:SECRET`` (repeatable)
 and ``--balance COIN=AMOUNT`` (repeatable, for every account) set up accounts; ``--kline-seconds N``
-closes a candle of every symbol each N seconds.
+closes a candle of every symbol each N seconds; ``--history N`` sets how many closed minutes each symbol
+has at the start (1500 by default).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--kline-seconds", type=float, default=0.0, help="close a candle every N seconds")
     parser.add_argument("--seed", type=int, default=7, help="seed of the candle history")
+    parser.add_argument("--history", type=int, default=1500, help="closed minutes per symbol at the start")
     return parser
 
 
@@ -39,7 +41,7 @@ async def _main(args: argparse.Namespace) -> None:
     for item in args.balance:
         coin, _, amount = item.partition("=")
         balances[coin.upper()] = Decimal(amount)
-    fake = FakeBybit(seed=args.seed)
+    fake = FakeBybit(seed=args.seed, history=args.history)
     for pair in args.account:
         key, _, secret = pair.partition(":")
         if not key or not secret:

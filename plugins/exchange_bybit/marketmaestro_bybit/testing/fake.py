@@ -136,6 +136,16 @@ class FakeBybit:
         for _ in range(count):
             self.venue.close_kline(category, symbol)
 
+    def remove_klines(self, symbol: str, start: int, end: int, category: str = "spot") -> int:
+        """A stretch without trades from ``start`` to ``end`` (ms, ``end`` excluded): the closed minutes that
+        open in it are gone, so the kline endpoint serves nothing there (as for the time before a listing);
+        how many minutes were removed."""
+        market = self.venue.market(category, symbol)
+        kept = [c for c in market.candles if not start <= c.start < end]
+        removed = len(market.candles) - len(kept)
+        market.candles[:] = kept
+        return removed
+
     def drop_connections(self, kind: str = "all") -> int:
         """Close WebSocket connections: ``spot``, ``linear``, ``public``, ``private`` or ``all``."""
         return self.hub.drop(kind)
@@ -176,6 +186,7 @@ class FakeBybit:
             "revoke_key": self.revoke_key,
             "set_price": self.set_price,
             "close_kline": self.close_kline,
+            "remove_klines": self.remove_klines,
             "drop_connections": self.drop_connections,
             "skip_sequence": self.skip_sequence,
             "fail_next": self.faults.fail_next,
