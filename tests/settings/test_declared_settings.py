@@ -3,37 +3,22 @@ defaults, and sent to the component that declared them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import trio
 
 from marketmaestro.messages import DeclareSettingsMsg, ListSettingsMsg, SetSettingMsg, SettingChangedMsg
-from marketmaestro.settings import SettingsComponent, SettingSpec
+from marketmaestro.settings import SettingSpec
 from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import BadRequest, Mailbox, RequestFailed
 from tests.exchanges.conftest import store as store
+from tests.trading.test_settings_component import ask, running
 
-TIMEOUT = 5.0
 SPECS = (
     SettingSpec("drift_threshold", "number", 0.05, "How far a weight may drift.", minimum=0, maximum=1),
     SettingSpec("interval", "duration", "1h", "How often."),
 )
-
-
-@asynccontextmanager
-async def running(store: AsyncStore) -> AsyncIterator[Mailbox]:
-    component = SettingsComponent(Mailbox("paper/settings"), exchange="paper", store=store)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(component.run)
-        yield component.mailbox
-        nursery.cancel_scope.cancel()
-
-
-async def ask(mailbox: Mailbox, msg: Any) -> Any:
-    return await mailbox.request(msg, TIMEOUT)
 
 
 async def refused(mailbox: Mailbox, msg: Any) -> str:

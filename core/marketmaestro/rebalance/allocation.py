@@ -76,6 +76,7 @@ class Holdings:
     """The target's assets valued in the quote currency."""
 
     quantities: dict[str, Decimal]
+    """Asset -> quantity held (free and locked), for every asset of the account."""
     prices: dict[str, Decimal]
     """Asset -> price in the quote currency (the quote itself is 1)."""
     symbols: dict[str, str]

@@ -277,9 +277,8 @@ class RebalanceComponent(Component):
                 "reason": f"drift {distance:.4f} <= threshold {threshold:g}",
                 **report,
             }
-        balances = await self.portfolio.request(GetBalancesMsg(self.exchange), self.request_timeout)
         context = {
-            "balances": {b.asset: float(b.total) for b in balances},
+            "balances": {asset: float(quantity) for asset, quantity in holdings.quantities.items()},
             "prices": {
                 holdings.symbols[a]: float(p) for a, p in holdings.prices.items() if a in holdings.symbols
             },

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketmaestro.model import Side
+from marketmaestro.strategy.signals import checked_dict
 
 FIELDS = ("symbol", "side", "quantity", "reason")
 
@@ -42,11 +43,7 @@ def parse_trades(value: Any, *, where: str) -> list[RebalanceTrade]:
 
 
 def _parse_one(item: Any, where: str) -> RebalanceTrade:
-    if not isinstance(item, dict):
-        raise TradeError(f"{where}: a trade must be a dict, got {type(item).__name__} {item!r}")
-    unknown = sorted(set(item) - set(FIELDS))
-    if unknown:
-        raise TradeError(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(FIELDS)}")
+    item = checked_dict(item, FIELDS, where=where, noun="trade must be a dict", error=TradeError)
     symbol = item.get("symbol")
     if not isinstance(symbol, str) or not symbol.isalnum():
         raise TradeError(f"{where}: field 'symbol' got {symbol!r}; expected a symbol such as BTCUSDT")

@@ -121,14 +121,23 @@ def _number(item: dict[str, Any], field: str, where: str) -> Decimal | None:
     return Decimal(repr(raw))
 
 
+def checked_dict(
+    item: Any, fields: tuple[str, ...], *, where: str, noun: str, error: type[ValueError]
+) -> dict[str, Any]:
+    """``item`` when it is a dict of known ``fields`` (what a script returned), else ``error`` naming the
+    problem; shared by strategies' signals and rebalance scripts' trades."""
+    if not isinstance(item, dict):
+        raise error(f"{where}: a {noun}, got {type(item).__name__} {item!r}")
+    unknown = sorted(set(item) - set(fields))
+    if unknown:
+        raise error(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(fields)}")
+    return item
+
+
 def _parse_one(item: Any, where: str) -> Signal | None:
     if item is None:
         return None
-    if not isinstance(item, dict):
-        raise SignalError(f"{where}: a signal must be a dict or None, got {type(item).__name__} {item!r}")
-    unknown = sorted(set(item) - set(FIELDS))
-    if unknown:
-        raise SignalError(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(FIELDS)}")
+    item = checked_dict(item, FIELDS, where=where, noun="signal must be a dict or None", error=SignalError)
     action = item.get("action")
     if action not in ACTIONS:
         raise SignalError(f"{where}: field 'action' got {action!r}; expected one of {', '.join(ACTIONS)}")
