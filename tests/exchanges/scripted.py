@@ -6,7 +6,9 @@ Everything it serves follows from the timestamp alone, so tests compute what mus
 
 - the price at time ``t`` (ms) is :func:`price_at` (a sine wave around ``base_price``, on the 0.01 grid);
 - the kline that opens at ``ts`` runs from ``price_at(ts)`` to ``price_at(ts + interval)``;
-- the best bid and ask are the price minus and plus ``half_spread``.
+- the best bid and ask are the price minus and plus ``half_spread``;
+- one public trade a minute: at ``price_at(t)``, of ``TRADE_QUANTITY``, taken by a buyer when the price rose
+  since the minute before (else by a seller), with the id ``<symbol>-<t>``.
 
 Its clock is virtual: it starts at the current minute and moves one minute per :meth:`advance` (driven by
 ``stream`` every ``kline_seconds``, or by the test when ``kline_seconds`` is 0). Klines exist up to the
@@ -39,7 +41,13 @@ from marketmaestro.exchanges import (
     Subscription,
 )
 from marketmaestro.exchanges.paper import PaperExchange
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
+from marketmaestro.messages import (
+    KlineDataMsg,
+    MarketDataMsg,
+    OrderBookDataMsg,
+    TickerDataMsg,
+    TradeDataMsg,
+)
 from marketmaestro.model import (
     Balance,
     Instrument,
@@ -47,13 +55,16 @@ from marketmaestro.model import (
     Order,
     OrderBook,
     Position,
+    Side,
     Ticker,
+    Trade,
     interval_seconds,
     now_ms,
 )
 from marketmaestro.plugins.registry import RegisterExchange
 
 MINUTE_MS = 60_000
+TRADE_QUANTITY = Decimal("0.01")
 PLUGIN_NAME = "scripted"
 MODULE_NAME = "mmtest_scripted"
 
@@ -106,8 +117,17 @@ def in_gap(options: ScriptedOptions, ts: int) -> bool:
     return any(start <= ts < end for start, end in options.gaps)
 
 
+def scripted_trade(options: ScriptedOptions, symbol: str, t: int) -> Trade:
+    """The public trade of minute ``t``."""
+    price, before = price_at(options, symbol, t), price_at(options, symbol, t - MINUTE_MS)
+    side = Side.BUY if price >= before else Side.SELL
+    return Trade(symbol, f"{symbol}-{t}", Decimal(repr(price)), TRADE_QUANTITY, side, t)
+
+
 class ScriptedExchange(Exchange):
     """The scripted public-data exchange (see the module docstring)."""
+
+    capabilities = {**Exchange.capabilities, "public_trades": True}
 
     def __init__(self, context: ExchangeContext) -> None:
         super().__init__(context)
@@ -211,6 +231,8 @@ class ScriptedExchange(Exchange):
                     if self.now % length == 0 and not in_gap(self.options, self.now - length):
                         kline = scripted_kline(self.options, symbol, interval, self.now - length)
                         await send.send(KlineDataMsg(self.name, kline))
+                for symbol in sorted(subscription.trades):
+                    await send.send(TradeDataMsg(self.name, scripted_trade(self.options, symbol, self.now)))
                 await self._quotes(subscription, send)
 
     async def set_price(self, price: float) -> None:

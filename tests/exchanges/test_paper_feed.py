@@ -19,14 +19,14 @@ from marketmaestro.config import load_config
 from marketmaestro.exchanges import ExchangeContext, FatalExchangeError, Subscription
 from marketmaestro.exchanges.paper import PaperExchange, PaperOptions
 from marketmaestro.exchanges.public import check_paper_feeds, public_exchange_factory
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
+from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg, TradeDataMsg
 from marketmaestro.model import Balance, Order, OrderType, Side
 from marketmaestro.plugins.manager import PluginHost, load_plugins
 from marketmaestro.storage import AsyncStore
 from tests.conftest import REPO
 from tests.exchanges import scripted
-from tests.exchanges.conftest import exchange_config
-from tests.exchanges.scripted import MINUTE_MS, ScriptedExchange, price_at, scripted_kline
+from tests.exchanges.conftest import exchange_config, known_book_paper
+from tests.exchanges.scripted import MINUTE_MS, ScriptedExchange, price_at, scripted_kline, scripted_trade
 
 BOUND = 10.0
 START = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -140,6 +140,28 @@ async def test_stream_passes_on_what_was_subscribed_under_the_paper_name(
         # The feed was asked for BTCUSDT tickers too (for fill prices) but they are not passed on.
         assert not any(isinstance(m, TickerDataMsg) for m in messages)
         assert scripted_feed(paper).private_calls == []
+
+
+async def test_public_trades_of_a_feed_that_has_them_are_passed_on(
+    host: PluginHost, store: AsyncStore, tmp_path: Path
+) -> None:
+    with trio.fail_after(BOUND):
+        paper = feed_paper(host, store, tmp_path)
+        assert paper.capabilities["public_trades"], "the scripted feed has public trades"
+        await paper.connect()
+        subscription = Subscription(trades=frozenset({"ETHUSDT"}))
+        messages = await gather(
+            paper, subscription, steps=3, until=lambda ms: sum(isinstance(m, TradeDataMsg) for m in ms) == 3
+        )
+        assert all(m.exchange == "paper" for m in messages)
+        trades = [m.trade for m in messages if isinstance(m, TradeDataMsg)]
+        assert trades == [
+            scripted_trade(paper_feed_options(paper), "ETHUSDT", START + i * MINUTE_MS) for i in range(1, 4)
+        ]
+        # The feed was asked for ETHUSDT tickers too (for fill prices) but they are not passed on.
+        assert not any(isinstance(m, TickerDataMsg) for m in messages)
+    simulated, _ = known_book_paper(store, tmp_path)
+    assert not simulated.capabilities["public_trades"], "the simulator makes no trades"
 
 
 def paper_feed_options(paper: PaperExchange) -> scripted.ScriptedOptions:

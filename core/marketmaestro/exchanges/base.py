@@ -11,7 +11,8 @@ method                 required  what it does
 connect / disconnect   yes       open and close sessions; ``connect`` checks credentials
 is_connected           yes       whether the adapter can trade now
 instruments            yes       tick size, quantity step and minimums per symbol
-stream                 yes       push subscribed klines, tickers and order books until cancelled
+stream                 yes       push subscribed klines, tickers, order books and (with
+                                 ``capabilities["public_trades"]``) public trades until cancelled
 place_order            yes       send an order; returns it as accepted, with any immediate fills
 cancel_order           yes       cancel an open order
 open_orders            yes       orders still open on the exchange
@@ -33,7 +34,33 @@ Every price and quantity an adapter sends is on the instrument's grid: callers r
 raise :class:`~marketmaestro.exchanges.errors.OrderRejected` for anything off the grid rather than send it.
 Errors follow the tree in :mod:`marketmaestro.exchanges.errors`.
 
-``capabilities`` declares what the venue does natively, so the core never asks ``if venue == ...``.
+``capabilities`` declares what the venue does natively, so the core never asks ``if venue == ...``:
+
+=====================  =====================================================================================
+capability             meaning
+=====================  =====================================================================================
+market_orders          market orders are accepted
+limit_orders           limit orders rest on the book
+time_in_force          IOC and FOK limit orders
+native_stop_orders     stop orders wait on the venue (else the core would have to watch the price)
+native_take_profit     take-profit orders wait on the venue
+native_trailing_stop   trailing stops wait on the venue
+amend                  ``amend_order`` changes an open order in place
+post_only              post-only limit orders
+reduce_only            reduce-only orders (derivatives)
+derivatives            the account trades derivatives (perpetuals): a fill moves a position in
+                       ``positions()`` and the margin (quote) balance by fees and realised PnL, not the
+                       base asset's balance
+private_stream         ``private_stream`` pushes the account's updates
+order_history          ``order_history`` lists closed orders
+fills_history          ``fills`` lists executions
+public_trades          ``stream`` pushes ``TradeDataMsg`` for the symbols in ``Subscription.trades``
+paper                  the account is simulated (the paper exchange): nothing reaches a venue
+=====================  =====================================================================================
+
+An adapter whose capabilities depend on its configuration (a category, a feed) sets ``self.capabilities`` on
+the instance in ``__init__``. The conformance suite decides from the class attribute which checks apply,
+and an instance must then agree with what its class declares.
 """
 
 from __future__ import annotations
@@ -95,10 +122,12 @@ class Subscription:
     """(symbol, interval) pairs."""
     tickers: frozenset[str] = frozenset()
     orderbooks: frozenset[str] = frozenset()
+    trades: frozenset[str] = frozenset()
+    """Symbols whose public trades to push (adapters with ``capabilities["public_trades"]``)."""
 
     @property
     def symbols(self) -> frozenset[str]:
-        return frozenset(s for s, _ in self.klines) | self.tickers | self.orderbooks
+        return frozenset(s for s, _ in self.klines) | self.tickers | self.orderbooks | self.trades
 
 
 @dataclass(frozen=True)
@@ -160,6 +189,7 @@ class Exchange(ABC):
         "private_stream": False,
         "order_history": False,
         "fills_history": False,
+        "public_trades": False,
     }
 
     def __init__(self, context: ExchangeContext) -> None:
@@ -186,7 +216,19 @@ class Exchange(ABC):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Push the subscribed market data into ``send`` until cancelled; ``started()`` once flowing."""
+        """Push the subscribed market data into ``send`` until cancelled; ``started()`` once flowing.
+
+        ===================================  =======================================================
+        ``subscription`` field               pushed
+        ===================================  =======================================================
+        ``klines`` (symbol, interval)        ``KlineDataMsg``: closed klines, oldest first, none twice
+        ``tickers``                          ``TickerDataMsg`` on every change
+        ``orderbooks``                       ``OrderBookDataMsg``: the local book after every change
+        ``trades``                           ``TradeDataMsg`` per public trade, when the adapter
+                                             declares ``capabilities["public_trades"]`` (others
+                                             ignore the field)
+        ===================================  =======================================================
+        """
 
     @abstractmethod
     async def place_order(self, order: Order) -> OrderResult: ...
@@ -259,5 +301,6 @@ class Exchange(ABC):
         await trio.sleep_forever()
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able summary for the health report."""
+        """A JSON-able summary for the health report: whether connected, and the capabilities this instance
+        declares (the table in the module docstring)."""
         return {"connected": self.is_connected(), "capabilities": dict(self.capabilities)}

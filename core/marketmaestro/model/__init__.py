@@ -2,7 +2,7 @@
 
 from marketmaestro.model.account import Balance, Position
 from marketmaestro.model.intervals import INTERVAL_SECONDS, interval_seconds
-from marketmaestro.model.market import Instrument, Kline, OrderBook, Ticker
+from marketmaestro.model.market import Instrument, Kline, OrderBook, Ticker, Trade
 from marketmaestro.model.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from marketmaestro.model.time import now_ms
 
@@ -20,6 +20,7 @@ __all__ = [
     "Side",
     "Ticker",
     "TimeInForce",
+    "Trade",
     "interval_seconds",
     "now_ms",
 ]

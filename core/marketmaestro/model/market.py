@@ -1,14 +1,18 @@
-"""Market data: instruments, klines, tickers and order books.
+"""Market data: instruments, klines, tickers, order books and public trades.
 
 Market data is what strategies and indicators read, so prices here are floats; the money that
 changes hands (orders, fills, balances, positions) is ``Decimal`` and lives in ``orders`` and
-``account``. Timestamps are epoch milliseconds, UTC, of the event itself.
+``account``. A public :class:`Trade` is the exception: it is the venue's own record of money changing
+hands, so its price and quantity stay ``Decimal`` as the venue printed them. Timestamps are epoch
+milliseconds, UTC, of the event itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from marketmaestro.model.orders import Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,19 @@ class Ticker:
     ask: float
     volume_24h: float
     change_24h: float
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One trade of a symbol's public tape (anyone's, not only the account's). ``side`` is the taker's:
+    ``BUY`` when a buyer took the asks."""
+
+    symbol: str
+    trade_id: str
+    price: Decimal
+    quantity: Decimal
+    side: Side
+    timestamp: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from marketmaestro.messages import (
     OrderUpdatedMsg,
     PlaceOrderMsg,
     TickerDataMsg,
+    TradeDataMsg,
     UpdateBalanceMsg,
     ValidateOrderMsg,
 )
@@ -146,6 +147,8 @@ class OrderManager(Component):
             case OrderBookDataMsg(orderbook=book):
                 if book.mid is not None:
                     await self._on_price(book.symbol, Decimal(repr(book.mid)))
+            case TradeDataMsg(trade=trade):
+                await self._on_price(trade.symbol, trade.price)
             case PlaceOrderMsg():
                 return await self._place(msg)
             case CancelOrdersMsg():

@@ -10,7 +10,18 @@ import trio
 
 from marketmaestro.exchanges import AccountEvent, OrderUpdate
 from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
-from marketmaestro.model import Balance, Kline, Order, OrderBook, interval_seconds
+from marketmaestro.model import (
+    Balance,
+    Fill,
+    Instrument,
+    Kline,
+    Order,
+    OrderBook,
+    Position,
+    Side,
+    Trade,
+    interval_seconds,
+)
 
 
 def free(balances: Iterable[Balance]) -> dict[str, Decimal]:
@@ -63,6 +74,48 @@ def check_market_data(messages: list[MarketDataMsg], exchange: str, symbol: str,
     for ticker in (m.ticker for m in messages if isinstance(m, TickerDataMsg)):
         assert ticker.last > 0, ticker
         assert not (ticker.bid and ticker.ask) or ticker.bid <= ticker.ask, ticker
+
+
+def check_trades(trades: list[Trade], instrument: Instrument) -> None:
+    """Public trades of ``instrument``: Decimal price and quantity on its grid, a taker side, a trade id, no
+    trade twice, and timestamps that do not go backwards."""
+    for trade in trades:
+        assert trade.symbol == instrument.symbol, trade
+        assert isinstance(trade.price, Decimal) and isinstance(trade.quantity, Decimal), trade
+        assert trade.price > 0 and instrument.round_price(trade.price) == trade.price, (
+            f"trade price {trade.price} is off {instrument.symbol}'s tick {instrument.tick_size}"
+        )
+        assert trade.quantity > 0 and instrument.round_quantity(trade.quantity) == trade.quantity, (
+            f"trade quantity {trade.quantity} is off {instrument.symbol}'s step {instrument.step_size}"
+        )
+        assert isinstance(trade.side, Side) and trade.trade_id, trade
+    ids = [t.trade_id for t in trades]
+    assert len(ids) == len(set(ids)), f"a trade was delivered twice: {ids}"
+    stamps = [t.timestamp for t in trades]
+    assert stamps == sorted(stamps), f"trades must come oldest first: {stamps}"
+
+
+def realised_pnl(position: Position | None, fills: Iterable[Fill]) -> Decimal:
+    """The PnL ``fills`` realise (in the quote) by reducing ``position``, the derivative position held
+    before them, in order; a fill that opens or adds realises nothing."""
+    held = position.quantity if position is not None else Decimal(0)
+    entry = position.average_price if position is not None else Decimal(0)
+    pnl = Decimal(0)
+    for fill in fills:
+        signed = fill.side.sign * fill.quantity
+        if held and (held > 0) != (signed > 0):
+            closed = min(abs(held), fill.quantity)
+            pnl += closed * (fill.price - entry) * (1 if held > 0 else -1)
+            held += closed if held < 0 else -closed
+            signed -= closed * fill.side.sign
+        if signed:
+            entry = (
+                fill.price
+                if not held
+                else (entry * abs(held) + fill.price * abs(signed)) / (abs(held) + abs(signed))
+            )
+            held += signed
+    return pnl
 
 
 def order_updates(events: list[AccountEvent], order: Order) -> list[OrderUpdate]:

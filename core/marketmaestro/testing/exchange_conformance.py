@@ -23,7 +23,12 @@ class and provides two fixtures; pytest (with pytest-trio) then runs every check
 ``exchange_class``
     The adapter's class. Its ``capabilities`` decide, before a test starts, which tests apply: one that
     needs a capability the class does not declare (limit orders, amend, the private stream, order and fill
-    history) is skipped with the capability named, never passed silently.
+    history, public trades) is skipped with the capability named, never passed silently.
+
+A derivatives account (the adapter instance declares ``capabilities["derivatives"]``, as Bybit's linear
+category does) is checked as one: a market order moves the symbol's position in ``positions()`` by its fills
+and the quote (margin) balance's total by its fees and realised PnL, where a spot account's base and quote
+balances move by the fills.
 ``conformance_venue`` (fixture)
     An object implementing :class:`Venue`: the symbol to trade and the venue's own controls and view.
 ``conformance_exchange`` (fixture)
@@ -51,15 +56,33 @@ from marketmaestro.exchanges import (
     OrderRejected,
     Subscription,
 )
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
-from marketmaestro.model import Fill, Instrument, Order, OrderBook, OrderStatus, OrderType, Side, now_ms
+from marketmaestro.messages import (
+    KlineDataMsg,
+    MarketDataMsg,
+    OrderBookDataMsg,
+    TickerDataMsg,
+    TradeDataMsg,
+)
+from marketmaestro.model import (
+    Fill,
+    Instrument,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    now_ms,
+)
 from marketmaestro.orders.manager import new_client_order_id
 from marketmaestro.testing._checks import (
     check_klines,
     check_market_data,
+    check_trades,
     drain,
     free,
     order_updates,
+    realised_pnl,
     top,
 )
 
@@ -85,7 +108,10 @@ class Venue(Protocol):
 
     async def move_price(self, price: Decimal) -> None:
         """Make the market trade at ``price``: the book moves there, so resting buy orders at or above it
-        and sell orders at or below it fill, and the streams publish the new book and ticker."""
+        and sell orders at or below it fill, and the streams publish the new book and ticker.
+
+        The public trades check makes its trades with the adapter's own market orders (every venue must
+        publish the trades that take its book), so the venue needs no way of its own to make one."""
 
     async def close_kline(self) -> None:
         """Close the current ``interval`` kline of ``symbol`` (and open the next), so streams deliver it."""
@@ -296,11 +322,16 @@ class ExchangeConformance:
     # --- market orders ------------------------------------------------------------------------------------
 
     async def market_order_fills(self, exchange: Exchange, venue: Venue, side: Side) -> None:
-        """A market order of ``side`` fills completely, on the grid, and moves the balances by its fills."""
+        """A market order of ``side`` fills completely, on the grid, and moves the account by its fills:
+        the base and quote balances on a spot account, the position and the quote (margin) balance on a
+        derivatives one (see the module docstring)."""
         instrument, price = await self.market(exchange, venue)
         quantity = self.quantity(instrument, price)
         await self.fund(exchange, venue, instrument, quantity * price)
+        derivatives = exchange.capabilities.get("derivatives", False)
         before = free(await exchange.balances())
+        position = _position(await exchange.positions(), venue.symbol) if derivatives else None
+        margin = _totals(await exchange.balances()).get(instrument.quote, Decimal(0))
         order = self.order(exchange, venue.symbol, side, quantity)
         result = await exchange.place_order(order)
         assert result.order.client_order_id == order.client_order_id
@@ -309,7 +340,6 @@ class ExchangeConformance:
         assert final.filled_quantity == quantity, final
         fills = await self.fills_of(exchange, order, result.fills)
         assert sum(f.quantity for f in fills) == quantity, fills
-        change: dict[str, Decimal] = {instrument.base: Decimal(0), instrument.quote: Decimal(0)}
         for fill in fills:
             assert isinstance(fill.price, Decimal) and isinstance(fill.quantity, Decimal), fill
             assert instrument.round_price(fill.price) == fill.price, (
@@ -319,6 +349,11 @@ class ExchangeConformance:
                 f"{fill.quantity} is off the step"
             )
             assert (fill.side, fill.symbol) == (side, venue.symbol), fill
+        if derivatives:
+            await self.position_moves(exchange, venue, instrument, position, margin, fills)
+            return
+        change: dict[str, Decimal] = {instrument.base: Decimal(0), instrument.quote: Decimal(0)}
+        for fill in fills:
             change[instrument.base] += side.sign * fill.quantity
             change[instrument.quote] -= side.sign * fill.quantity * fill.price
             change[fill.fee_currency] = change.get(fill.fee_currency, Decimal(0)) - fill.fee
@@ -327,6 +362,34 @@ class ExchangeConformance:
             f"balances move by the fills of the {side.value}",
             exchange.balances,
             lambda bs: {a: free(bs).get(a, Decimal(0)) for a in expected} == expected,
+        )
+
+    async def position_moves(
+        self,
+        exchange: Exchange,
+        venue: Venue,
+        instrument: Instrument,
+        before: Position | None,
+        margin: Decimal,
+        fills: list[Fill],
+    ) -> None:
+        """On a derivatives account: the position of ``venue.symbol`` moves by ``fills`` and the quote
+        balance's total (``margin`` before) by their realised PnL less their fees, all in the quote."""
+        assert all(f.fee_currency == instrument.quote for f in fills), (
+            f"derivative fills must pay fees in the margin currency {instrument.quote}: {fills}"
+        )
+        held = before.quantity if before is not None else Decimal(0)  # as _held(), from the snapshot
+        wanted = held + sum(f.side.sign * f.quantity for f in fills)
+        await self.eventually(
+            f"positions() moves {venue.symbol} from {held} to {wanted} by the fills",
+            exchange.positions,
+            lambda ps: _held(ps, venue.symbol) == wanted,
+        )
+        expected = margin + realised_pnl(before, fills) - sum(f.fee for f in fills)
+        await self.eventually(
+            f"the {instrument.quote} balance moves by the fills' realised PnL less their fees to {expected}",
+            exchange.balances,
+            lambda bs: _totals(bs).get(instrument.quote, Decimal(0)) == expected,
         )
 
     @_suite_test()
@@ -553,6 +616,41 @@ class ExchangeConformance:
             nursery.cancel_scope.cancel()
         check_market_data(messages, exchange.name, venue.symbol, venue.interval)
 
+    @_suite_test("public_trades")
+    async def test_stream_delivers_the_public_trades_of_an_order_on_the_grid(
+        self, conformance_exchange: Exchange, conformance_venue: Venue
+    ) -> None:
+        exchange, venue = conformance_exchange, conformance_venue
+        instrument, price = await self.market(exchange, venue)
+        quantity = self.quantity(instrument, price)
+        await self.fund(exchange, venue, instrument, quantity * price)
+        send, receive = trio.open_memory_channel[MarketDataMsg](10_000)
+        messages: list[MarketDataMsg] = []
+
+        def bought() -> Decimal:
+            """What the streamed trades that a buyer took add up to."""
+            trades = [m.trade for m in messages if isinstance(m, TradeDataMsg)]
+            return sum((t.quantity for t in trades if t.side is Side.BUY), Decimal(0))
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(exchange.stream, Subscription(trades=frozenset({venue.symbol})), send)
+            # A market buy takes the venue's asks: the tape shows it as trades a buyer took.
+            order = self.order(exchange, venue.symbol, Side.BUY, quantity)
+            await exchange.place_order(order)
+            with trio.move_on_after(self.settle_seconds):
+                while bought() < quantity:
+                    messages.append(await receive.receive())
+            nursery.cancel_scope.cancel()
+        assert bought() >= quantity, (
+            f"stream() delivered buyer-taken trades of {bought()}, not the {quantity} the market buy "
+            f"took: {messages[:20]!r}"
+        )
+        assert all(isinstance(m, TradeDataMsg) for m in messages), (
+            f"only trades were subscribed: {[m for m in messages if not isinstance(m, TradeDataMsg)][:5]!r}"
+        )
+        check_market_data(messages, exchange.name, venue.symbol, venue.interval)
+        check_trades([m.trade for m in messages if isinstance(m, TradeDataMsg)], instrument)
+
     @_suite_test("private_stream")
     async def test_private_stream_reports_an_order_and_its_fill(
         self, conformance_exchange: Exchange, conformance_venue: Venue
@@ -606,6 +704,24 @@ class ExchangeConformance:
         )
         page = await exchange.klines(venue.symbol, venue.interval, 2, start=start, end=end)
         assert page == ranged[:2], "a limited range must be its earliest klines"
+
+
+def _position(positions: list[Position], symbol: str) -> Position | None:
+    """The account's position of ``symbol`` (None when flat: venues differ in listing empty ones)."""
+    found = [p for p in positions if p.symbol == symbol and p.quantity]
+    assert len(found) <= 1, f"positions() lists {symbol} more than once: {found}"
+    return found[0] if found else None
+
+
+def _held(positions: list[Position], symbol: str) -> Decimal:
+    """The signed quantity of ``symbol`` held (zero when flat)."""
+    position = _position(positions, symbol)
+    return position.quantity if position is not None else Decimal(0)
+
+
+def _totals(balances: Any) -> dict[str, Decimal]:
+    """Total (free plus locked) balances by asset."""
+    return {b.asset: b.total for b in balances}
 
 
 async def _books(

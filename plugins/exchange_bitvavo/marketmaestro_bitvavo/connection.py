@@ -1,12 +1,13 @@
 """One WebSocket connection to Bitvavo: JSON in and out, authentication, subscriptions, keepalive, and the
-reconnect policy (exponential backoff with jitter) that the public and private streams share."""
+reconnect policy (exponential backoff with jitter). :mod:`.link` shares one such connection between the
+adapter's public and private streams."""
 
 from __future__ import annotations
 
 import json
 import random
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +21,12 @@ from marketmaestro_bitvavo.signing import ws_authenticate
 KEEPALIVE_IDLE = 15.0
 """Seconds without a message after which the connection is pinged (Bitvavo documents no heartbeat)."""
 KEEPALIVE_TIMEOUT = 10.0
-CONNECT_TIMEOUT = 10.0
 """Seconds a ping may go unanswered before the connection is taken as dead."""
+
+
+Others = Callable[[dict[str, Any]], Awaitable[None]] | None
+"""Where :meth:`Socket.wait_for` hands the messages it reads past (those of streams already running on the
+connection); None drops them (nothing runs yet)."""
 
 
 class StreamBroken(Exception):
@@ -121,20 +126,30 @@ class Socket:
             self._heard = trio.current_time()
         return None
 
-    async def wait_for(self, predicate: Any, what: str, patience: float = 10.0) -> dict[str, Any]:
-        """Read until a message satisfies ``predicate`` (others are dropped: used before streaming starts)."""
+    async def wait_for(
+        self, predicate: Any, what: str, patience: float = 10.0, *, others: Others = None
+    ) -> dict[str, Any]:
+        """Read until a message satisfies ``predicate``; the messages read past go to ``others``."""
         with trio.move_on_after(patience):
             while True:
                 message = await self.receive(patience)
-                if message is not None and predicate(message):
+                if message is None:
+                    continue
+                if predicate(message):
                     return message
+                if others is not None:
+                    await others(message)
         raise StreamBroken(f"Bitvavo did not answer {what} within {patience:g} s")
 
-    async def authenticate(self, key: str, secret: str, timestamp: int, window: int) -> None:
+    async def authenticate(
+        self, key: str, secret: str, timestamp: int, window: int, *, others: Others = None
+    ) -> None:
         """``authenticate``; FatalExchangeError when Bitvavo refuses the credentials."""
         await self.send(ws_authenticate(key, secret, timestamp, window))
         answer = await self.wait_for(
-            lambda m: m.get("event") == "authenticate" or m.get("action") == "authenticate", "authenticate"
+            lambda m: m.get("event") == "authenticate" or m.get("action") == "authenticate",
+            "authenticate",
+            others=others,
         )
         if not answer.get("authenticated"):
             raise FatalExchangeError(
@@ -142,11 +157,12 @@ class Socket:
                 f"error {answer.get('errorCode')}: {answer.get('error')}"
             )
 
-    async def subscribe(self, channels: list[dict[str, Any]]) -> dict[str, Any]:
+    async def subscribe(self, channels: list[dict[str, Any]], *, others: Others = None) -> dict[str, Any]:
         await self.send({"action": "subscribe", "channels": channels})
         answer = await self.wait_for(
             lambda m: m.get("event") == "subscribed" or (m.get("action") == "subscribe" and "errorCode" in m),
             "subscribe",
+            others=others,
         )
         if "errorCode" in answer:
             raise FatalExchangeError(

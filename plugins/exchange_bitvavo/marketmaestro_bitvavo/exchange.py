@@ -28,6 +28,7 @@ from marketmaestro.model import Balance, Fill, Instrument, Kline, Order, OrderSt
 from marketmaestro_bitvavo.convert import ClientIds, order_body, to_fill, to_kline, to_order
 from marketmaestro_bitvavo.errors import CLIENT_ORDER_ID_CONFLICT, NotFound, error_code
 from marketmaestro_bitvavo.klines import CANDLES_MAX, candles_in_range
+from marketmaestro_bitvavo.link import SharedConnection
 from marketmaestro_bitvavo.markets import Market, bitvavo_interval, plain
 from marketmaestro_bitvavo.options import BitvavoOptions
 from marketmaestro_bitvavo.ratelimit import WeightBudget
@@ -55,6 +56,7 @@ class BitvavoExchange(Exchange):
         "private_stream": True,
         "order_history": True,
         "fills_history": True,
+        "public_trades": True,
     }
 
     def __init__(self, context: ExchangeContext) -> None:
@@ -72,6 +74,8 @@ class BitvavoExchange(Exchange):
         """Bitvavo orderId -> our client order id, for fills that name only the orderId."""
         self.public: Any = None
         """The running public stream (its books and resync count), for the health report and tests."""
+        self.connection = SharedConnection(self)
+        """The one WebSocket connection ``stream`` and ``private_stream`` share."""
         self._attempted: set[str] = set()
         self._connected = False
         self.page_size = PAGE
@@ -419,4 +423,6 @@ class BitvavoExchange(Exchange):
             "markets": len(self.markets),
             "weight_remaining": budget.remaining,
             "banned_until": budget.banned_until or None,
+            "ws_connections": self.connection.connections,
+            "ws_streams": self.connection.streams,
         }

@@ -1,15 +1,16 @@
-"""The public market data stream and the private account stream, each on its own WebSocket connection.
+"""The public market data stream and the private account stream, sharing the adapter's one WebSocket
+connection (:mod:`.link`).
 
-Both reconnect after any connection failure with exponential backoff and jitter, then authenticate again,
-resubscribe and resync: order books from a fresh snapshot, klines backfilled over REST from the last one
-handed on, the account's orders and fills from REST since the connection was lost. A failure before the
-first subscription is answered propagates instead (the core's supervisor restarts the stream), so a wrong
-URL is reported rather than retried silently forever.
+After any connection failure the connection is replaced (backoff with jitter) and each stream is opened on
+the new one: it authenticates again, resubscribes and resyncs: order books from a fresh snapshot, klines
+backfilled over REST from the last one handed on, the account's orders and fills from REST since the
+connection was lost. Public trades are live data: those made while the connection was down are not fetched.
 """
 
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -24,17 +25,16 @@ from marketmaestro.exchanges import (
     Subscription,
 )
 from marketmaestro.logs import log_event
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
-from marketmaestro.model import Ticker, interval_seconds
-from marketmaestro_bitvavo.book import BookGap, LocalBook
-from marketmaestro_bitvavo.connection import (
-    Backoff,
-    Socket,
-    StreamBroken,
-    open_socket,
-    reconnectable,
-    sole_error,
+from marketmaestro.messages import (
+    KlineDataMsg,
+    MarketDataMsg,
+    OrderBookDataMsg,
+    TickerDataMsg,
+    TradeDataMsg,
 )
+from marketmaestro.model import Side, Ticker, Trade, interval_seconds
+from marketmaestro_bitvavo.book import BookGap, LocalBook
+from marketmaestro_bitvavo.connection import Socket, StreamBroken
 from marketmaestro_bitvavo.convert import to_fill, to_kline
 from marketmaestro_bitvavo.klines import KlineTracker
 from marketmaestro_bitvavo.markets import INTERVALS, bitvavo_interval
@@ -45,58 +45,13 @@ if TYPE_CHECKING:
 CANDLE_CHECK_SECONDS = 1.0
 
 
-async def _reconnecting(
-    ex: BitvavoExchange, name: str, session: Any, task_status: trio.TaskStatus[None]
-) -> None:
-    """Run ``session(socket, started)`` on fresh connections for ever, pausing between failures."""
-    backoff = Backoff(ex.options.reconnect_initial, ex.options.reconnect_max)
-    started = False
-
-    def on_started() -> None:
-        nonlocal started
-        backoff.reset()
-        if not started:
-            started = True
-            task_status.started()
-
-    while True:
-        try:
-            async with open_socket(ex.options.ws_url, keepalive_idle=ex.options.keepalive_seconds) as socket:
-                await _resync_clock(ex)
-                await session(socket, on_started)
-        except Exception as exc:
-            failure = reconnectable(exc)
-            if failure is None:
-                raise sole_error(exc) from None
-            if not started:
-                raise RetryableError(
-                    f"Bitvavo {name} stream could not start: {type(failure).__name__}: {failure}"
-                ) from None
-            pause = backoff.next()
-            log_event(
-                f"bitvavo.{name}_reconnect",
-                level="warning",
-                exchange=ex.name,
-                error=f"{type(failure).__name__}: {failure}",
-                pause=round(pause, 3),
-            )
-            await trio.sleep(pause)
-
-
-async def _resync_clock(ex: BitvavoExchange) -> None:
-    """Measure the server clock again: candles close and requests are signed by it, and it may have drifted
-    while the connection was down."""
-    try:
-        await ex.rest.sync_time()
-    except RetryableError as exc:
-        log_event("bitvavo.time_sync_failed", level="warning", exchange=ex.name, error=str(exc))
-
-
 # --- public -------------------------------------------------------------------------------------------------
 
 
 class PublicStream:
-    """State that outlives each connection: the kline tracker and the tickers."""
+    """The market data of one subscription; its state (kline tracker, tickers) outlives each connection."""
+
+    name = "public"
 
     def __init__(
         self, ex: BitvavoExchange, subscription: Subscription, send: trio.MemorySendChannel[MarketDataMsg]
@@ -108,6 +63,7 @@ class PublicStream:
         self.tickers: dict[str, dict[str, Any]] = {}
         self.books: dict[str, LocalBook] = {}
         self.resyncs = 0
+        self.due = trio.current_time()
         self._request_ids = itertools.count(1)
 
     def channels(self) -> list[dict[str, Any]]:
@@ -123,29 +79,30 @@ class PublicStream:
             channels += [{"name": "ticker", "markets": markets}, {"name": "ticker24h", "markets": markets}]
         if sub.orderbooks:
             channels.append({"name": "book", "markets": sorted(ex.market(s).market for s in sub.orderbooks)})
+        if sub.trades:
+            channels.append({"name": "trades", "markets": sorted(ex.market(s).market for s in sub.trades)})
         return channels
 
-    async def session(self, socket: Socket, started: Any) -> None:
+    async def open(self, socket: Socket, others: Any) -> None:
         channels = self.channels()
         self.books = {
             self.ex.market(s).market: LocalBook(self.ex.market(s).market, s)
             for s in self.subscription.orderbooks
         }
         if channels:
-            await socket.subscribe(channels)
+            await socket.subscribe(channels, others=others)
         for book in self.books.values():
             await self._request_snapshot(socket, book)
-        started()
         await self._backfill()
-        next_check = trio.current_time() + CANDLE_CHECK_SECONDS
-        while True:
-            message = await socket.receive(max(next_check - trio.current_time(), 0.01))
-            if message is not None:
-                await self._handle(socket, message)
-            if trio.current_time() >= next_check:
-                next_check = trio.current_time() + CANDLE_CHECK_SECONDS
-                for kline in self.klines.close_due(self.ex.rest.now_ms()):
-                    await self.send.send(KlineDataMsg(self.ex.name, kline))
+        self.due = trio.current_time() + CANDLE_CHECK_SECONDS
+
+    async def tick(self, socket: Socket) -> None:
+        self.due = trio.current_time() + CANDLE_CHECK_SECONDS
+        for kline in self.klines.close_due(self.ex.rest.now_ms()):
+            await self.send.send(KlineDataMsg(self.ex.name, kline))
+
+    def lost(self) -> None:
+        """Nothing to note: :meth:`open` starts the books afresh and backfills the klines."""
 
     async def _request_snapshot(self, socket: Socket, book: LocalBook) -> None:
         book.reset()
@@ -172,7 +129,7 @@ class PublicStream:
                 if self.klines.accept(kline):
                     await self.send.send(KlineDataMsg(self.ex.name, kline))
 
-    async def _handle(self, socket: Socket, message: dict[str, Any]) -> None:
+    async def handle(self, socket: Socket, message: dict[str, Any]) -> None:
         event = message.get("event")
         if message.get("action") == "getBook" and "response" in message:
             snapshot = message["response"]
@@ -209,6 +166,8 @@ class PublicStream:
             await self._candles(message)
         elif event in ("ticker", "ticker24h"):
             await self._ticker(message)
+        elif event == "trade":
+            await self._trade(message)
 
     async def _resync(self, socket: Socket, book: LocalBook, why: str) -> None:
         self.resyncs += 1
@@ -257,6 +216,30 @@ class PublicStream:
                 TickerDataMsg(self.ex.name, _ticker(market.symbol, state, self.ex.rest.now_ms()))
             )
 
+    async def _trade(self, message: dict[str, Any]) -> None:
+        market = self.ex.by_market.get(str(message.get("market")))
+        if market is None or market.symbol not in self.subscription.trades:
+            return
+        try:
+            trade = Trade(
+                symbol=market.symbol,
+                trade_id=str(message["id"]),
+                price=Decimal(str(message["price"])),
+                quantity=Decimal(str(message["amount"])),
+                side=Side(str(message["side"])),
+                timestamp=int(message["timestamp"]),
+            )
+        except (KeyError, ArithmeticError, ValueError) as exc:
+            log_event(
+                "bitvavo.bad_trade",
+                level="warning",
+                exchange=self.ex.name,
+                error=f"{type(exc).__name__}: {exc}",
+                message=str(message)[:200],
+            )
+            return
+        await self.send.send(TradeDataMsg(self.ex.name, trade))
+
 
 def _num(raw: Any) -> float:
     return float(raw) if raw not in (None, "") else 0.0
@@ -284,7 +267,7 @@ async def run_public_stream(
 ) -> None:
     stream = PublicStream(ex, subscription, send)
     ex.public = stream
-    await _reconnecting(ex, "public", stream.session, task_status)
+    await ex.connection.serve(stream, task_status)
 
 
 # --- private ------------------------------------------------------------------------------------------------
@@ -293,38 +276,40 @@ async def run_public_stream(
 class PrivateStream:
     """The account channel: orders and fills as pushed, balances polled, a catch-up after each reconnect."""
 
+    name = "private"
+
     def __init__(self, ex: BitvavoExchange, send: trio.MemorySendChannel[AccountEvent]) -> None:
         self.ex = ex
         self.send = send
         self.fill_ids: set[str] = set()
         self.lost_at: int | None = None
+        self.due = trio.current_time()
 
-    async def session(self, socket: Socket, started: Any) -> None:
+    async def open(self, socket: Socket, others: Any) -> None:
         ex = self.ex
         key, secret = ex.context.config.api_key, ex.context.config.api_secret
         assert key is not None and secret is not None
         await socket.authenticate(
-            key.get_secret_value(), secret.get_secret_value(), ex.rest.now_ms(), ex.options.access_window
+            key.get_secret_value(),
+            secret.get_secret_value(),
+            ex.rest.now_ms(),
+            ex.options.access_window,
+            others=others,
         )
         markets = sorted(ex.market(p.symbol).market for p in ex.context.config.pairs) or ["*"]
-        await socket.subscribe([{"name": "account", "markets": markets}])
+        await socket.subscribe([{"name": "account", "markets": markets}], others=others)
         if self.lost_at is not None:
             await self._catch_up(self.lost_at)
         self.lost_at = None
+        await self.tick(socket)
+
+    async def tick(self, socket: Socket) -> None:
+        self.due = trio.current_time() + self.ex.options.balance_poll_seconds
         await self._poll_balances()
-        started()
-        poll_every = ex.options.balance_poll_seconds
-        next_poll = trio.current_time() + poll_every
-        try:
-            while True:
-                message = await socket.receive(max(next_poll - trio.current_time(), 0.01))
-                if message is not None:
-                    await self._handle(message)
-                if trio.current_time() >= next_poll:
-                    next_poll = trio.current_time() + poll_every
-                    await self._poll_balances()
-        finally:
-            self.lost_at = ex.rest.now_ms() - ex.options.access_window
+
+    def lost(self) -> None:
+        # Events of the last ``access_window`` may not have reached us: the catch-up asks from there.
+        self.lost_at = self.ex.rest.now_ms() - self.ex.options.access_window
 
     async def _poll_balances(self) -> None:
         try:
@@ -334,7 +319,7 @@ class PrivateStream:
             return
         await self.send.send(BalanceUpdate(tuple(balances), complete=True))
 
-    async def _handle(self, message: dict[str, Any]) -> None:
+    async def handle(self, socket: Socket, message: dict[str, Any]) -> None:
         event = message.get("event")
         market = self.ex.by_market.get(str(message.get("market")))
         if market is None:
@@ -376,4 +361,4 @@ async def run_private_stream(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await _reconnecting(ex, "private", PrivateStream(ex, send).session, task_status)
+    await ex.connection.serve(PrivateStream(ex, send), task_status)

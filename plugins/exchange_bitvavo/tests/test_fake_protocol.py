@@ -113,3 +113,30 @@ async def test_the_websocket_answers_authenticates_and_pushes(server: FakeServer
             update = json.loads(await ws.get_message())
         assert update["event"] == "book" and update["nonce"] == nonce + 1
         assert ["30101", "1"] in update["asks"] and ["30001", "0"] in update["asks"]
+
+
+async def test_every_match_is_published_on_the_trades_channel_as_bitvavo_sends_it(server: FakeServer) -> None:
+    """The protocol doc's ``trades`` event: ``{"event":"trade","timestamp","market","id","amount","price",
+    "side"}``, with the taker's side, for the crowd's trades and for an order that takes the book."""
+    fake = server.fake
+    async with open_websocket_url(server.ws_url) as ws:
+        channels = [{"name": "trades", "markets": ["BTC-EUR"]}]
+        await ws.send_message(json.dumps({"action": "subscribe", "channels": channels}))
+        assert json.loads(await ws.get_message()) == {
+            "event": "subscribed",
+            "subscriptions": {"trades": ["BTC-EUR"]},
+        }
+        fake.set_price("BTC-EUR", "29990")  # the crowd sells down to 29990
+        fake.set_balance("EUR", "100000")
+        body = {"market": "BTC-EUR", "side": "buy", "orderType": "market", "amount": "1.5", "operatorId": 1}
+        fake.call("POST", "order", {}, body, True)  # takes the asks a tick apart: 1 at 29991, 0.5 at 29992
+        with trio.fail_after(5):
+            frames = [json.loads(await ws.get_message()) for _ in range(3)]
+    assert all(set(f) == {"event", "timestamp", "market", "id", "amount", "price", "side"} for f in frames)
+    assert all(f["event"] == "trade" and f["market"] == "BTC-EUR" for f in frames)
+    assert all(isinstance(f["timestamp"], int) and f["id"] for f in frames)
+    assert [(f["price"], f["amount"], f["side"]) for f in frames] == [
+        ("29990", "0.01", "sell"),
+        ("29991", "1", "buy"),
+        ("29992", "0.5", "buy"),
+    ]

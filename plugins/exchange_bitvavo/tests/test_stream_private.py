@@ -1,5 +1,6 @@
 """The private account stream against the fake: orders and fills as they happen, balances polled, wrong keys
-refused once, and a reconnect that neither loses nor repeats what happened while it was down."""
+refused once, a reconnect that neither loses nor repeats what happened while it was down, and the one
+WebSocket connection it shares with the public stream."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ from typing import Any
 import pytest
 import trio
 
-from marketmaestro.exchanges import AccountEvent, BalanceUpdate, FatalExchangeError, FillUpdate, OrderUpdate
-from marketmaestro.model import Order, OrderStatus, OrderType, Side
+from marketmaestro.exchanges import (
+    AccountEvent,
+    BalanceUpdate,
+    FatalExchangeError,
+    FillUpdate,
+    OrderUpdate,
+    Subscription,
+)
+from marketmaestro.messages import MarketDataMsg, TradeDataMsg
+from marketmaestro.model import Order, OrderStatus, OrderType, Side, Trade
 from marketmaestro.testing import wait_until
 from marketmaestro_bitvavo import BitvavoExchange
 from marketmaestro_bitvavo.testing import API_SECRET, FakeServer
@@ -110,7 +119,7 @@ async def test_a_reconnect_catches_up_without_repeating(
     assert [f.fill.client_order_id for f in fills] == [early.client_order_id, late.client_order_id]
     assert len({f.fill.fill_id for f in fills}) == 2
     assert OrderStatus.FILLED in account.orders(late.client_order_id)
-    assert [m for m in log_messages if m.get("message_type") == "bitvavo.private_reconnect"]
+    assert [m for m in log_messages if m.get("message_type") == "bitvavo.reconnect"]
     assert API_SECRET not in json.dumps(log_messages, default=str)
 
 
@@ -126,3 +135,68 @@ async def test_a_wrong_key_stops_the_private_stream_with_one_error(
     with pytest.raises(FatalExchangeError) as caught:
         await wrong.private_stream(account.send)
     assert "309" in str(caught.value) and "NOT-THE-SECRET" not in str(caught.value)
+
+
+async def test_one_connection_serves_the_public_and_the_private_stream(
+    server: FakeServer, make_exchange: Any, nursery: trio.Nursery, log_messages: list[dict[str, Any]]
+) -> None:
+    fake = server.fake
+    exchange: BitvavoExchange = make_exchange(reconnect_initial=0.05, balance_poll_seconds=0.2)
+    await exchange.connect()
+    market: list[MarketDataMsg] = []
+    send, receive = trio.open_memory_channel[MarketDataMsg](10_000)
+
+    async def collect() -> None:
+        async for message in receive:
+            market.append(message)
+
+    def trades() -> list[Trade]:
+        return [m.trade for m in market if isinstance(m, TradeDataMsg)]
+
+    nursery.start_soon(collect)
+    public = trio.CancelScope()
+
+    async def run_public(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with public:
+            subscription = Subscription(orderbooks=frozenset({"BTCEUR"}), trades=frozenset({"BTCEUR"}))
+            await exchange.stream(subscription, send, task_status=task_status)
+
+    await nursery.start(run_public)  # the public stream comes first: it owns the connection
+    account = await start(nursery, exchange)
+    assert fake.ws_connections == 1 and sorted(exchange.connection.streams) == ["private", "public"]
+
+    # A resting buy filled by a seller: the account hears the fill, the tape the seller's trade.
+    placed = limit("29900")
+    await exchange.place_order(placed)
+    fake.set_price("BTC-EUR", "29800")
+    await wait_until(lambda: OrderStatus.FILLED in account.orders(placed.client_order_id), "the fill")
+    taken = await wait_until(lambda: [t for t in trades() if t.price == Decimal(29900)], "the trade")
+    assert [(t.symbol, t.side, t.quantity) for t in taken] == [("BTCEUR", Side.SELL, Decimal("0.1"))]
+    assert fake.ws_connections == 1
+
+    # A dropped connection is replaced by one connection that carries both streams again.
+    fake.drop_connections()
+    fake.set_price("BTC-EUR", "29850")
+    await wait_until(
+        lambda: fake.ws_connections == 2 and exchange.public.books["BTC-EUR"].synced, "reconnect"
+    )
+    again = limit("29840")
+    await exchange.place_order(again)
+    fake.set_price("BTC-EUR", "29830")
+    await wait_until(lambda: OrderStatus.FILLED in account.orders(again.client_order_id), "the next fill")
+    await wait_until(lambda: [t for t in trades() if t.price == Decimal(29840)], "the next trade")
+    (reconnect,) = [m for m in log_messages if m.get("message_type") == "bitvavo.reconnect"]
+    assert sorted(reconnect["streams"]) == ["private", "public"]
+    assert fake.ws_connections == 2
+
+    # The owner's caller stops the public stream: the private one takes the connection over and misses
+    # nothing (what happened in between comes from its catch-up).
+    public.cancel()
+    fake.set_price("BTC-EUR", "29900")
+    last = limit("29890")
+    await exchange.place_order(last)
+    fake.set_price("BTC-EUR", "29880")
+    await wait_until(lambda: OrderStatus.FILLED in account.orders(last.client_order_id), "a fill after")
+    assert exchange.connection.streams == ["private"] and fake.ws_connections == 3
+    fills = [f.fill.client_order_id for f in account.fills()]
+    assert fills == [placed.client_order_id, again.client_order_id, last.client_order_id]

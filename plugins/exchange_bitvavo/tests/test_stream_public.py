@@ -136,7 +136,7 @@ async def test_the_book_stays_equal_to_the_fake_through_gaps_drops_and_bad_frame
     fake.malformed_frame()
     fake.set_price("BTC-EUR", "29960")
     await wait_until(lambda: local_equals_fake(exchange, server), "the book after the malformed frame")
-    reconnects = [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"]
+    reconnects = [m for m in log_messages if m.get("message_type") == "bitvavo.reconnect"]
     assert len(reconnects) == 2 and "malformed frame" in reconnects[-1]["error"]
     assert API_SECRET not in json.dumps(log_messages, default=str)
 
@@ -207,9 +207,9 @@ async def test_a_silent_connection_is_found_by_the_keepalive_and_replaced(
     proxy.stall()
     server.fake.set_price("BTC-EUR", "30200")  # lost in the silent connection
     await wait_until(
-        lambda: [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"],
+        lambda: [m for m in log_messages if m.get("message_type") == "bitvavo.reconnect"],
         "the reconnect",
     )
     await wait_until(lambda: local_equals_fake(exchange, server), "the book after the new connection")
-    (reconnect,) = [m for m in log_messages if m.get("message_type") == "bitvavo.public_reconnect"]
+    (reconnect,) = [m for m in log_messages if m.get("message_type") == "bitvavo.reconnect"]
     assert "no pong" in reconnect["error"]

@@ -13,7 +13,6 @@ from marketmaestro.plugins.registry import RegisterExchange
 from marketmaestro_bybit.errors import BybitFatal, BybitRejected, BybitRequestError, BybitRetryable
 from marketmaestro_bybit.exchange import BybitExchange
 from marketmaestro_bybit.options import BybitOptions
-from marketmaestro_bybit.public import PublicTrade
 
 __all__ = [
     "BybitExchange",
@@ -22,7 +21,6 @@ __all__ = [
     "BybitRejected",
     "BybitRequestError",
     "BybitRetryable",
-    "PublicTrade",
     "create_exchange",
     "register_exchanges",
 ]

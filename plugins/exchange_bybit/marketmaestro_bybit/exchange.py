@@ -38,7 +38,7 @@ from marketmaestro_bybit.market import MAX_KLINES, MarketData
 from marketmaestro_bybit.options import BybitOptions
 from marketmaestro_bybit.orders import CONDITIONAL
 from marketmaestro_bybit.private import PrivateStream
-from marketmaestro_bybit.public import PublicStream, PublicTrade
+from marketmaestro_bybit.public import PublicStream
 from marketmaestro_bybit.rest import BybitRest
 from marketmaestro_bybit.trading import Trading
 
@@ -61,6 +61,7 @@ class BybitExchange(Exchange):
         "private_stream": True,
         "order_history": True,
         "fills_history": True,
+        "public_trades": True,
     }
 
     def __init__(self, context: ExchangeContext) -> None:
@@ -175,9 +176,7 @@ class BybitExchange(Exchange):
             return await self.market.klines(symbol, interval, 1)
         return await self.market.klines(symbol, interval, MAX_KLINES, start=start)
 
-    def public_stream(
-        self, subscription: Subscription, emit: Any, trades: frozenset[str] = frozenset()
-    ) -> PublicStream:
+    def public_stream(self, subscription: Subscription, emit: Any) -> PublicStream:
         """The public stream object (exposed for tests and tools that want its counters)."""
         return PublicStream(
             exchange=self.name,
@@ -187,7 +186,7 @@ class BybitExchange(Exchange):
             klines=subscription.klines,
             tickers=subscription.tickers,
             orderbooks=subscription.orderbooks,
-            trades=trades,
+            trades=subscription.trades,
             backfill=self._backfill,
         )
 
@@ -202,19 +201,6 @@ class BybitExchange(Exchange):
             task_status.started()
             await trio.sleep_forever()
         await self.public_stream(subscription, send.send).run(task_status=task_status)
-
-    async def stream_trades(
-        self,
-        symbols: frozenset[str],
-        send: trio.MemorySendChannel[PublicTrade],
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Push the public trades of ``symbols`` (``publicTrade``) into ``send`` until cancelled.
-
-        The core has no trade message yet; this is for plugins and tools that want the tape.
-        """
-        await self.public_stream(Subscription(), send.send, trades=symbols).run(task_status=task_status)
 
     # --- trading ------------------------------------------------------------------------------------------
 

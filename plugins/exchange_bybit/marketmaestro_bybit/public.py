@@ -8,27 +8,29 @@ Topics: ``kline.<interval>.<symbol>``, ``orderbook.<depth>.<symbol>``, ``tickers
   first, so nothing is duplicated, reordered or skipped across a reconnect;
 - order books: the local book after every message; a lost or inconsistent update makes the stream
   resubscribe the topic, which brings a fresh snapshot;
-- tickers: Bybit's snapshot merged with its deltas (linear sends changed fields only).
+- tickers: Bybit's snapshot merged with its deltas (linear sends changed fields only);
+- trades: each ``publicTrade`` entry as a core :class:`~marketmaestro.model.Trade` (``S``, the taker's side,
+  as its side), in the order Bybit sends them. Trades made while the connection was down are not fetched
+  again: the tape is live data, and a trade is never sent twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from marketmaestro.exchanges import ExchangeError
 from marketmaestro.logs import log_event
-from marketmaestro.messages import KlineDataMsg, OrderBookDataMsg, TickerDataMsg
-from marketmaestro.model import Kline, interval_seconds
+from marketmaestro.messages import KlineDataMsg, OrderBookDataMsg, TickerDataMsg, TradeDataMsg
+from marketmaestro.model import Kline, Side, Trade, interval_seconds
 from marketmaestro_bybit.book import BookOutOfSync, LocalBook
 from marketmaestro_bybit.convert import FROM_BYBIT_INTERVAL, bybit_interval, parse_ticker
 from marketmaestro_bybit.errors import BybitFatal
 from marketmaestro_bybit.options import BybitOptions
 from marketmaestro_bybit.ws import ReconnectingStream, WsConnection
 
-__all__ = ["PublicStream", "PublicTrade"]
+__all__ = ["PublicStream"]
 
 SPOT_ARGS_PER_REQUEST = 10
 """Bybit spot accepts at most 10 topics per subscribe request."""
@@ -36,18 +38,6 @@ SPOT_ARGS_PER_REQUEST = 10
 Emit = Callable[[Any], Awaitable[None]]
 Backfill = Callable[[str, str, int | None], Awaitable[list[Kline]]]
 """(symbol, interval, start): the closed klines from ``start`` on, or with None the latest closed one."""
-
-
-@dataclass(frozen=True, slots=True)
-class PublicTrade:
-    """One trade of the public tape (``publicTrade``); ``side`` is the taker's."""
-
-    symbol: str
-    trade_id: str
-    side: str
-    price: Decimal
-    quantity: Decimal
-    timestamp: int
 
 
 class PublicStream(ReconnectingStream):
@@ -264,13 +254,12 @@ class PublicStream(ReconnectingStream):
         for item in message["data"]:
             if item.get("s") not in self.trades:
                 continue
-            await self.emit(
-                PublicTrade(
-                    symbol=str(item["s"]),
-                    trade_id=str(item["i"]),
-                    side=str(item["S"]).lower(),
-                    price=Decimal(str(item["p"])),
-                    quantity=Decimal(str(item["v"])),
-                    timestamp=int(item["T"]),
-                )
+            trade = Trade(
+                symbol=str(item["s"]),
+                trade_id=str(item["i"]),
+                price=Decimal(str(item["p"])),
+                quantity=Decimal(str(item["v"])),
+                side=Side(str(item["S"]).lower()),
+                timestamp=int(item["T"]),
             )
+            await self.emit(TradeDataMsg(self.exchange, trade))

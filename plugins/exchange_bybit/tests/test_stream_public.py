@@ -14,8 +14,9 @@ import pytest
 import trio
 
 from marketmaestro.exchanges import FatalExchangeError, Subscription
-from marketmaestro.messages import KlineDataMsg, OrderBookDataMsg, TickerDataMsg
-from marketmaestro_bybit import BybitExchange, PublicTrade
+from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg, TradeDataMsg
+from marketmaestro.model import Side, Trade
+from marketmaestro_bybit import BybitExchange
 from marketmaestro_bybit.public import PublicStream
 from marketmaestro_bybit.testing import FakeBybit
 from marketmaestro_bybit.testing.kit import TEST_KEY, WAIT, drain, next_matching, same_book, wait_until
@@ -37,11 +38,9 @@ class Running:
 async def run_public(
     nursery: trio.Nursery,
 ) -> AsyncIterator[Any]:
-    async def start(
-        adapter: BybitExchange, subscription: Subscription, trades: frozenset[str] = frozenset()
-    ) -> Running:
+    async def start(adapter: BybitExchange, subscription: Subscription) -> Running:
         send, receive = trio.open_memory_channel[Any](10_000)
-        stream = adapter.public_stream(subscription, send.send, trades)
+        stream = adapter.public_stream(subscription, send.send)
         await nursery.start(stream.run)
         return Running(stream, receive)
 
@@ -138,18 +137,24 @@ async def test_tickers_spot_and_linear_deltas(
     assert isinstance(linear_ticker, type(ticker)) and all(isinstance(m, TickerDataMsg) for m in [])
 
 
-async def test_public_trades(spot: BybitExchange, fake: FakeBybit) -> None:
-    send, receive = trio.open_memory_channel[PublicTrade](100)
+async def test_public_trades_are_core_trades_with_the_takers_side(
+    spot: BybitExchange, fake: FakeBybit
+) -> None:
+    send, receive = trio.open_memory_channel[MarketDataMsg](100)
     async with trio.open_nursery() as nursery:
-        await nursery.start(spot.stream_trades, frozenset({BTC}), send)
+        await nursery.start(spot.stream, Subscription(trades=frozenset({BTC})), send)
         account = fake.venue.accounts[TEST_KEY]
         fake.venue.place(account, {"category": "spot", "symbol": BTC, "side": "Buy", "orderType": "Market",
                                    "qty": "0.6", "marketUnit": "baseCoin"})  # fmt: skip
-        trades = [await next_matching(receive, lambda t: True) for _ in range(2)]
+        messages = [await next_matching(receive, lambda m: True) for _ in range(2)]
         nursery.cancel_scope.cancel()
+    assert all(isinstance(m, TradeDataMsg) and m.exchange == spot.name for m in messages), messages
+    trades = [m.trade for m in messages if isinstance(m, TradeDataMsg)]
+    assert all(isinstance(t, Trade) and t.symbol == BTC and t.trade_id for t in trades), trades
+    assert len({t.trade_id for t in trades}) == 2
     assert [(t.side, t.price, t.quantity) for t in trades] == [
-        ("buy", D("60000.01"), D("0.5")),
-        ("buy", D("60000.02"), D("0.1")),
+        (Side.BUY, D("60000.01"), D("0.5")),
+        (Side.BUY, D("60000.02"), D("0.1")),
     ]
 
 

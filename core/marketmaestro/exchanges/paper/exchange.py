@@ -94,6 +94,9 @@ class PaperExchange(Exchange):
                 )
         self.feed = feed
         """The exchange whose public data this paper exchange trades on, or None for the simulator."""
+        # Public trades come only from a feed that has them: the simulator makes klines, not a tape.
+        public_trades = feed is not None and feed.capabilities.get("public_trades", False)
+        self.capabilities = {**type(self).capabilities, "public_trades": public_trades}
         self.market: PaperMarket = (
             FeedMarket(self.name, feed)
             if feed is not None

@@ -24,7 +24,13 @@ from marketmaestro.exchanges.paper.simulator import (
     read_klines_csv,
 )
 from marketmaestro.logs import log_event
-from marketmaestro.messages import KlineDataMsg, MarketDataMsg, OrderBookDataMsg, TickerDataMsg
+from marketmaestro.messages import (
+    KlineDataMsg,
+    MarketDataMsg,
+    OrderBookDataMsg,
+    TickerDataMsg,
+    TradeDataMsg,
+)
 from marketmaestro.model import Instrument, Kline, OrderBook, Side, interval_seconds, now_ms
 
 FEED_BUFFER = 1024
@@ -221,8 +227,9 @@ class FeedMarket:
     """Another exchange's public market data: paper trading on a live venue's prices.
 
     The feed's stream is asked for tickers of every subscribed symbol on top of the subscription, so fills
-    happen at the venue's best bid and ask; only what was subscribed is passed on. Before the stream has
-    delivered a price for a symbol, an order fills at the close of the feed's latest 1m kline.
+    happen at the venue's best bid and ask; only what was subscribed is passed on, public trades included
+    when the feed declares ``public_trades``. Before the stream has delivered a price for a symbol, an order
+    fills at the close of the feed's latest 1m kline.
     """
 
     def __init__(self, name: str, feed: Exchange) -> None:
@@ -261,6 +268,7 @@ class FeedMarket:
             klines=subscription.klines,
             tickers=subscription.tickers | subscription.symbols,
             orderbooks=subscription.orderbooks,
+            trades=subscription.trades,
         )
         feed_send, feed_receive = trio.open_memory_channel[MarketDataMsg](FEED_BUFFER)
         async with trio.open_nursery() as nursery:
@@ -317,6 +325,8 @@ def _subscribed(msg: MarketDataMsg, subscription: Subscription) -> bool:
             return ticker.symbol in subscription.tickers
         case OrderBookDataMsg(orderbook=book):
             return book.symbol in subscription.orderbooks
+        case TradeDataMsg(trade=trade):
+            return trade.symbol in subscription.trades
     return False
 
 

@@ -143,6 +143,8 @@ class FakeBitvavo:
         self.banned_until: dict[str, int] = {}
         self.connection_commands: list[Callable[[str], None]] = []
         """WebSocket connections listen here for ``drop`` and ``malformed``."""
+        self.ws_connections = 0
+        """WebSocket connections accepted so far."""
 
     # --- controls ---------------------------------------------------------------------------------------
 

@@ -194,4 +194,5 @@ def _switch(target: set[str], markets: list[str], on: bool) -> None:
 async def handle_websocket(fake: FakeBitvavo, request: WebSocketRequest) -> None:
     """trio-websocket's handler: accept the connection and serve it until either side closes."""
     ws = await request.accept()
+    fake.ws_connections += 1
     await Connection(fake, ws).run()
