@@ -18,9 +18,9 @@ from tests.trading.conftest import TIMEOUT, TradingStack, trading_stack
 __all__ = ["store"]
 
 
-def kline(close: str | float, timestamp: int = 0) -> Kline:
+def kline(close: str | float, timestamp: int = 0, symbol: str = "BTCUSDT") -> Kline:
     value = float(close)
-    return Kline("BTCUSDT", "1m", timestamp, value, value, value, value, 1.0)
+    return Kline(symbol, "1m", timestamp, value, value, value, value, 1.0)
 
 
 @asynccontextmanager
@@ -41,20 +41,21 @@ async def place(
     order_type: OrderType = OrderType.MARKET,
     *,
     strategy: str = "s1",
+    symbol: str = "BTCUSDT",
     **fields: Any,
 ) -> Order:
     """Ask the order manager for any order; ``fields`` are the other ``PlaceOrderMsg`` fields (strings
     for prices become Decimals)."""
     values = {k: Decimal(v) if type(v) is str else v for k, v in fields.items()}
-    msg = PlaceOrderMsg(stack.name, "BTCUSDT", side, order_type, Decimal(quantity), strategy, **values)
+    msg = PlaceOrderMsg(stack.name, symbol, side, order_type, Decimal(quantity), strategy, **values)
     order: Order = await stack.order_manager.mailbox.request(msg, TIMEOUT)
     return order
 
 
-async def see(stack: TradingStack, *closes: str | float) -> None:
+async def see(stack: TradingStack, *closes: str | float, symbol: str = "BTCUSDT") -> None:
     """The market trades at each of ``closes`` in turn; returns once the order manager handled them."""
     for close in closes:
-        await stack.price(kline(close))
+        await stack.price(kline(close, symbol=symbol))
     await stack.settle()
 
 
