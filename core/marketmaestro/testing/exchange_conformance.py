@@ -248,6 +248,13 @@ class ExchangeConformance:
         )
         return [f for f in found if f.client_order_id == order.client_order_id]
 
+    async def funded_market_buy(self, exchange: Exchange, venue: Venue) -> tuple[Instrument, Order]:
+        """A market buy of :meth:`quantity`, not yet placed, on an account funded for it; the instrument."""
+        instrument, price = await self.market(exchange, venue)
+        quantity = self.quantity(instrument, price)
+        await self.fund(exchange, venue, instrument, quantity * price)
+        return instrument, self.order(exchange, venue.symbol, Side.BUY, quantity)
+
     async def resting(self, exchange: Exchange, venue: Venue, fraction: str) -> tuple[Order, Instrument]:
         """A buy limit order resting at ``fraction`` of the price, as the adapter placed it."""
         instrument, price = await self.market(exchange, venue)
@@ -558,10 +565,7 @@ class ExchangeConformance:
         self, conformance_exchange: Exchange, conformance_venue: Venue
     ) -> None:
         exchange, venue = conformance_exchange, conformance_venue
-        instrument, price = await self.market(exchange, venue)
-        quantity = self.quantity(instrument, price)
-        await self.fund(exchange, venue, instrument, quantity * price)
-        order = self.order(exchange, venue.symbol, Side.BUY, quantity)
+        _, order = await self.funded_market_buy(exchange, venue)
         await exchange.place_order(order)
         await self.recorded(exchange, order)
 
@@ -621,9 +625,8 @@ class ExchangeConformance:
         self, conformance_exchange: Exchange, conformance_venue: Venue
     ) -> None:
         exchange, venue = conformance_exchange, conformance_venue
-        instrument, price = await self.market(exchange, venue)
-        quantity = self.quantity(instrument, price)
-        await self.fund(exchange, venue, instrument, quantity * price)
+        instrument, order = await self.funded_market_buy(exchange, venue)
+        quantity = order.quantity
         send, receive = trio.open_memory_channel[MarketDataMsg](10_000)
         messages: list[MarketDataMsg] = []
 
@@ -635,7 +638,6 @@ class ExchangeConformance:
         async with trio.open_nursery() as nursery:
             await nursery.start(exchange.stream, Subscription(trades=frozenset({venue.symbol})), send)
             # A market buy takes the venue's asks: the tape shows it as trades a buyer took.
-            order = self.order(exchange, venue.symbol, Side.BUY, quantity)
             await exchange.place_order(order)
             with trio.move_on_after(self.settle_seconds):
                 while bought() < quantity:
@@ -656,11 +658,9 @@ class ExchangeConformance:
         self, conformance_exchange: Exchange, conformance_venue: Venue
     ) -> None:
         exchange, venue = conformance_exchange, conformance_venue
-        instrument, price = await self.market(exchange, venue)
-        quantity = self.quantity(instrument, price)
-        await self.fund(exchange, venue, instrument, quantity * price)
+        _, order = await self.funded_market_buy(exchange, venue)
+        quantity = order.quantity
         send, receive = trio.open_memory_channel[AccountEvent](10_000)
-        order = self.order(exchange, venue.symbol, Side.BUY, quantity)
         seen: list[AccountEvent] = []
         filled = Decimal(0)
         async with trio.open_nursery() as nursery:
