@@ -164,6 +164,8 @@ async def test_one_connection_serves_the_public_and_the_private_stream(
     await nursery.start(run_public)  # the public stream comes first: it owns the connection
     account = await start(nursery, exchange)
     assert fake.ws_connections == 1 and sorted(exchange.connection.streams) == ["private", "public"]
+    health = exchange.describe()
+    assert health["ws_connections"] == 1 and sorted(health["ws_streams"]) == ["private", "public"]
 
     # A resting buy filled by a seller: the account hears the fill, the tape the seller's trade.
     placed = limit("29900")
@@ -200,3 +202,22 @@ async def test_one_connection_serves_the_public_and_the_private_stream(
     assert exchange.connection.streams == ["private"] and fake.ws_connections == 3
     fills = [f.fill.client_order_id for f in account.fills()]
     assert fills == [placed.client_order_id, again.client_order_id, last.client_order_id]
+
+
+async def test_a_refused_private_stream_leaves_the_shared_connection_to_the_public_one(
+    server: FakeServer, make_exchange: Any, nursery: trio.Nursery
+) -> None:
+    good: BitvavoExchange = make_exchange()
+    await good.connect()
+    wrong: BitvavoExchange = make_exchange(secret="NOT-THE-SECRET-" + "x" * 40)
+    wrong.markets, wrong.by_market = good.markets, good.by_market  # connect() would already refuse it
+    wrong.live = True
+    send, receive = trio.open_memory_channel[MarketDataMsg](10_000)
+    await nursery.start(wrong.stream, Subscription(trades=frozenset({"BTCEUR"})), send)
+    with pytest.raises(FatalExchangeError, match="309"):
+        await wrong.private_stream(Account().send)
+    server.fake.set_price("BTC-EUR", "30100")
+    with trio.fail_after(5):
+        message = await receive.receive()
+    assert isinstance(message, TradeDataMsg) and message.trade.price == Decimal(30100)
+    assert server.fake.ws_connections == 1 and wrong.connection.streams == ["public"]
