@@ -100,3 +100,19 @@ async def test_snapshots_record_the_account_and_each_strategy(store: AsyncStore)
     assert (a.strategy, a.equity, a.fees, a.exposure) == ("a", D("45.0"), D(5), D("5050.0"))
     assert await store.list_equity_snapshots("paper") == [account]
     assert await store.list_equity_snapshots("paper", strategy="a") == [a]
+
+
+async def test_mixed_entries_leave_no_division_noise_in_the_account_pnl(store: AsyncStore) -> None:
+    async with running_portfolio(store) as portfolio:
+        box = portfolio.mailbox
+        await box.send(filled(make_fill(Side.BUY, "0.01", "100.01", strategy="a")))
+        await box.send(
+            filled(make_fill(Side.BUY, "0.02", "101.01", strategy="b"))
+        )  # account entry: 100.6766...
+        await box.send(filled(make_fill(Side.SELL, "0.01", "103.01", strategy="a")))
+        await box.send(filled(make_fill(Side.SELL, "0.02", "103.01", strategy="b")))
+        account: Position = await box.request(GetPositionMsg("paper", "BTCUSDT"), TIMEOUT)
+    # Flat again: what the sales brought in minus what the buys cost, to the last digit.
+    assert account.quantity == 0
+    assert account.realized_pnl == D("3.0903") - D("3.0203") == D("0.07")
+    assert str(account.realized_pnl) == "0.070000"

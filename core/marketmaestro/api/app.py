@@ -56,11 +56,13 @@ def create_app(bot: BotContext, token: str) -> QuartTrio:
         nav.extend(entry.nav)
     app.extensions["marketmaestro_nav"] = nav
     # Imported here: these modules import this one (json_response, bot_context).
+    from marketmaestro.portfolio.api import portfolio_api
     from marketmaestro.rebalance.api import rebalance_api
     from marketmaestro.settings.api import settings_api
 
     app.register_blueprint(settings_api)
     app.register_blueprint(rebalance_api)
+    app.register_blueprint(portfolio_api)
 
     @app.before_request
     async def require_token() -> Response | None:

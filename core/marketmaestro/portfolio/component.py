@@ -37,6 +37,7 @@ from marketmaestro.portfolio.valuation import (
     balance_changes,
     fee_in_quote,
     report,
+    round_pnl,
 )
 from marketmaestro.storage import AsyncStore, EquitySnapshot
 from marketmaestro.supervision import Component, Mailbox
@@ -143,6 +144,8 @@ class Portfolio(Component):
             )
         for strategy in {"", fill.strategy}:
             updated = apply_fill(self.position(fill.symbol, strategy), fill, fee=fee or Decimal(0))
+            if instrument is not None:
+                updated = round_pnl(updated, instrument)
             self.positions[(fill.symbol, strategy)] = updated
             await self.store.save_position(updated)
         if self.expected is not None and instrument is not None:

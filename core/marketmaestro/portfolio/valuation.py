@@ -14,8 +14,8 @@ Conventions (docs/portfolio.md explains them with examples):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from marketmaestro.model import Balance, Fill, Instrument, Position
 
@@ -60,6 +60,14 @@ def fee_in_quote(fill: Fill, instrument: Instrument, marks: Marks) -> Decimal | 
         return fill.fee * fill.price
     rate = marks.rate(fill.fee_currency, instrument.quote)
     return None if rate is None else fill.fee * rate
+
+
+def round_pnl(position: Position, instrument: Instrument) -> Position:
+    """``position`` with its realised P&L on the grid of a price tick times a quantity step (the smallest
+    amount a fill can change it by). An average entry of mixed fills is a division (kept to Decimal's 28
+    digits); without this, its last digit would show in the P&L as noise like ``...0000000100``."""
+    grid = instrument.tick_size * instrument.step_size
+    return replace(position, realized_pnl=position.realized_pnl.quantize(grid, rounding=ROUND_HALF_EVEN))
 
 
 def balance_changes(fill: Fill, instrument: Instrument) -> dict[str, Decimal]:
