@@ -4,14 +4,14 @@ The fake (``python -m marketmaestro_bybit.testing``) closes a candle every half 
 ``bybit`` exchange in testnet mode pointed at it, with keys from the environment, and a strategy that buys
 on its first kline. The order, its fill and the position must be in the database and the API, and match
 what the fake holds. ``test_installed_alone`` does the same from a fresh virtual environment holding only
-the core and this plugin, as a user installs them.
+the core and this plugin, installed by pip from wheels as a user installs them
+(``marketmaestro.testing.install.fresh_environment``: no network needed).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from marketmaestro.testing.install import fresh_environment
 
 PLUGIN = Path(__file__).resolve().parents[1]
 REPO = PLUGIN.parents[1]
@@ -229,36 +231,16 @@ def test_mm_run_with_a_wrong_secret_fails_the_exchange_once_and_clearly(tmp_path
     assert "exchange.fatal" in log and "WRONG-SECRET-51c2" not in log and KEY not in log
 
 
-IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests", ".venv")
-
-
-def run(*command: str | Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(c) for c in command],
-        cwd=cwd,
-        env=clean_environ(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    return done
-
-
 def test_installed_alone_it_is_listed_and_trades(tmp_path: Path) -> None:
-    # Copies, so pip builds outside the shared working tree.
-    core, plugin = tmp_path / "core-src", tmp_path / "plugin-src"
-    core.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, core / name)
-    shutil.copytree(REPO / "core", core / "core", ignore=IGNORE)
-    shutil.copytree(PLUGIN, plugin, ignore=IGNORE)
-    venv = tmp_path / "venv"
-    run(Path(getattr(sys, "_base_executable", sys.executable)), "-m", "venv", venv, cwd=tmp_path)
-    python, mm = venv / "bin" / "python", venv / "bin" / "mm"
-    run(python, "-m", "pip", "install", "--quiet", core, cwd=tmp_path)
-    run(python, "-m", "pip", "install", "--quiet", plugin, cwd=tmp_path)
-    listed = json.loads(run(mm, "plugins", "list", "--json", cwd=tmp_path).stdout)
+    # Wheels of the core and the plugin built from this checkout, their dependencies packed from this
+    # environment: pip installs all of them into a fresh environment without the network.
+    python = fresh_environment(tmp_path / "venv", [REPO, PLUGIN])
+    mm = python.with_name("mm")
+    done = subprocess.run(
+        [mm, "plugins", "list", "--json"], capture_output=True, text=True, env=clean_environ()
+    )
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
     assert [(r["name"], r["distribution"], r["status"], r["hooks"]) for r in listed] == [
         ("bybit", "marketmaestro-bybit", "ok", ["register_exchanges"])
     ], "only this plugin is installed, and it loads"
