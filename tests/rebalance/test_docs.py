@@ -13,7 +13,7 @@ import trio
 import yaml
 
 from marketmaestro.storage import AsyncStore
-from tests.conftest import REPO
+from tests.conftest import REPO, STRATEGIES
 from tests.rebalance.conftest import paper, rebalancing
 from tests.runtime.conftest import load, running_bot
 
@@ -45,6 +45,9 @@ async def test_the_enabling_example_and_the_curl_commands_run(tmp_path: Path) ->
     [example] = blocks("rebalancing.md", "Enabling a script", "yaml")
     settings = yaml.safe_load(example)
     settings.update(database={"path": "bot.db"}, api={"host": "127.0.0.1", "port": 0})
+    # The curl examples change simple_sma's settings too.
+    [btc] = [pair for pair in settings["exchanges"]["paper"]["pairs"] if pair["symbol"] == "BTCUSDT"]
+    btc["strategies"] = [{"name": "simple_sma", "file": str(STRATEGIES / "simple_sma.star")}]
     (tmp_path / "rebalance").mkdir()
     shutil.copy(REPO / "rebalance" / "equal_weight.star", tmp_path / "rebalance")
     (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
@@ -59,13 +62,19 @@ async def test_the_enabling_example_and_the_curl_commands_run(tmp_path: Path) ->
             [url] = bot.api_urls
             listed = await curl(listing, url, tmp_path)
             assert '"component": "rebalance:equal_weight", "key": "drift_threshold", "value": 0.1' in listed
+            assert (
+                '"component": "strategy:simple_sma:BTCUSDT", "key": "position_size", "value": 0.02' in listed
+            )
             output = await curl(changes, url, tmp_path)
             assert '"status": "traded"' in output, output
             assert await bot.store.settings("paper/rebalance:equal_weight") == {
                 "drift_threshold": 0.1,
                 "target": {"BTC": 0.5, "USDT": 0.5},
             }
-            assert await bot.store.list_balances("paper")  # the fills were booked
+            orders = await bot.store.list_orders(
+                exchange="paper", strategy="rebalance:equal_weight", limit=10
+            )
+            assert [(o.symbol, o.status.value) for o in orders] == [("BTCUSDT", "filled")]
 
 
 async def test_the_example_script_trades_to_its_target(store: AsyncStore, tmp_path: Path) -> None:

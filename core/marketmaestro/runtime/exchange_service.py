@@ -7,6 +7,7 @@
     ├── rebalance:<script> ...                                (the rebalance scripts configured for it)
     ├── strategy:<name>:<symbol> ...                          (one runner per configured strategy and pair)
     ├── feed                                                  (adapter.stream -> market channel)
+    ├── private                                  (adapter.private_stream: orders, fills -> order manager)
     └── router                                                (market channel -> order manager, strategies)
 
 A failure inside this subtree never reaches another exchange's: the bot supervises each exchange apart.
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from marketmaestro.exchanges import Exchange, ExchangeContext, FatalExchangeError, Subscription
+from marketmaestro.exchanges import (
+    AccountEvent,
+    Exchange,
+    ExchangeContext,
+    FatalExchangeError,
+    FillUpdate,
+    OrderUpdate,
+    Subscription,
+)
 from marketmaestro.exchanges.modes import effective_mode
 from marketmaestro.exchanges.public import public_exchange_factory
 from marketmaestro.logs import log_event
@@ -83,6 +92,7 @@ async def run_exchange_service(
         await _run_subtree(bot, name, prefix, adapter, task_status)
     finally:
         bot.exchanges.pop(name, None)
+        bot.order_managers.pop(name, None)
         bot.mailboxes.pop(name, None)
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await adapter.disconnect()
@@ -149,6 +159,7 @@ async def _run_subtree(
                     health=bot.health,
                     health_name=health_name,
                     request_timeout=timeout,
+                    settings=boxes["settings"],
                 )
             )
 
@@ -156,6 +167,8 @@ async def _run_subtree(
         start = partial(_start, nursery, bot)
         for kind, component in components.items():
             await start(f"{prefix}/{kind}", component.run)
+        bot.order_managers[name] = boxes["order_manager"]
+        await start(f"{prefix}/private", partial(_private, adapter, boxes["order_manager"]))
         # The exchange is the truth for balances: the portfolio starts from what it reports.
         await boxes["portfolio"].send(UpdateBalanceMsg(name, tuple(await adapter.balances())))
         await nursery.start(_run_strategies, bot, runners)
@@ -290,6 +303,20 @@ async def _feed(
     failure, so it is restarted (and shows in the health report) instead of going quiet."""
     await adapter.stream(subscription, send, task_status=task_status)
     raise ConnectionError(f"the market data stream of {adapter.name!r} ended")
+
+
+async def _private(
+    adapter: Exchange, orders: Mailbox, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The account's order and fill updates to the order manager (fills before the acknowledgement
+    included: it counts each fill once, by id)."""
+    send, receive = trio.open_memory_channel[AccountEvent](MARKET_CHANNEL_SIZE)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(adapter.private_stream, send))
+        task_status.started()
+        async for event in receive:
+            if isinstance(event, OrderUpdate | FillUpdate):
+                await orders.send(event)
 
 
 async def _route(

@@ -13,6 +13,11 @@ escalating them to the exchange's subtree::
 
 While restarting, paused or disabled the runner still drains its mailbox: klines are added to the history
 (the next worker gets them) but no callback runs, and status requests are answered.
+
+With a settings mailbox, the runner declares the strategy's configuration (every key of ``settings()`` but
+``interval``, typed by its value) as the runtime settings of component ``strategy:<name>:<symbol>``. A
+stored value overrides the configuration file's; a change (``SettingChangedMsg``) loads the file with the
+new configuration in a new worker and swaps to it with the state, as an edit of the file does.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import trio
 from marketmaestro.logs import log_event
 from marketmaestro.messages import (
     CancelOrdersMsg,
+    DeclareSettingsMsg,
     GetBalancesMsg,
     GetPositionMsg,
     GetStatusMsg,
     KlineDataMsg,
     OrderBookDataMsg,
     PlaceOrderMsg,
+    SettingChangedMsg,
     TickerDataMsg,
 )
 from marketmaestro.model import Kline, Order, OrderType, Side, TimeInForce
@@ -92,6 +99,7 @@ class StrategyRunner(Component):
         request_timeout: float,
         history_max: int = DEFAULT_HISTORY,
         policy: WorkerPolicy | None = None,
+        settings: Mailbox | None = None,
     ) -> None:
         super().__init__(mailbox, exchange=exchange)
         self.symbol = symbol
@@ -106,6 +114,9 @@ class StrategyRunner(Component):
         self.health_name = health_name
         self.request_timeout = request_timeout
         self.policy = policy or WorkerPolicy()
+        self.settings = settings
+        self.runtime_config: dict[str, Any] = {}
+        """Configuration changed at runtime (the settings component), over the file's ``config``."""
         self.limits = WorkerLimits(spec.memory_mb, spec.callback_timeout)
         self.plugins = WorkerPlugins.from_registry(registry)
         self.history: deque[Kline] = deque(maxlen=history_max)
@@ -207,6 +218,49 @@ class StrategyRunner(Component):
             else:
                 reply_failure(envelope, BadRequest(f"strategy {self.name} is not loaded: {self.load_error}"))
 
+    @property
+    def settings_name(self) -> str:
+        """The component name of this strategy's runtime settings."""
+        return f"strategy:{self.name}:{self.symbol}"
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """What the strategy's ``settings()`` defaults are overridden with: the file's, then runtime ones."""
+        return {**self.spec.config, **self.runtime_config}
+
+    async def _declare_settings(self, worker: WorkerClient) -> None:
+        """Declare the strategy's configuration as runtime settings; load stored changes into ``worker``."""
+        # Imported here: the settings package brings the database layer, which worker processes do not need.
+        from marketmaestro.settings import spec_from_default
+
+        if self.settings is None or self.loaded is None:
+            return
+        config = self.loaded.config
+        specs = tuple(
+            spec_from_default(key, value, f"{self.spec.file.name} settings(): {key}")
+            for key, value in sorted(config.items())
+            if key != "interval"  # the market data subscription changes only when the bot restarts
+        )
+        try:
+            values = await self.settings.request(
+                DeclareSettingsMsg(self.settings_name, specs, self.mailbox), self.request_timeout
+            )
+        except (RequestFailed, RequestTimeout) as exc:
+            # The strategy runs on its file's configuration; only runtime changes are unavailable.
+            log_event(
+                "strategy.settings_unavailable",
+                level="warning",
+                strategy=self.name,
+                symbol=self.symbol,
+                error=str(exc),
+            )
+            return
+        self.runtime_config = {key: value for key, value in values.items() if value != config.get(key)}
+        if self.runtime_config:
+            self.loaded = await worker.load(
+                self.spec.file, self.overrides, self.history.maxlen or DEFAULT_HISTORY
+            )
+
     async def on_start(self) -> None:
         worker = self.worker
         assert self.exchange is not None and worker is not None
@@ -215,6 +269,7 @@ class StrategyRunner(Component):
                 self._remember(kline)
         started = trio.current_time()
         try:
+            await self._declare_settings(worker)
             await self._install(worker, self.loaded)
         except WorkerFailed as exc:
             await self._worker_failed(worker, exc, "start", trio.current_time() - started)
@@ -255,6 +310,9 @@ class StrategyRunner(Component):
                 pass
             case GetStatusMsg():
                 return self._status()
+            case SettingChangedMsg(key=key, value=value):
+                self.runtime_config[key] = value
+                await self._reload()
             case _:
                 return await super().handle(msg)
         return None
@@ -280,6 +338,7 @@ class StrategyRunner(Component):
             "consecutive_errors": self.consecutive_errors,
             "worker_restarts": self.worker_restarts,
             "pid": self.worker.pid if self.worker is not None else None,
+            "config": dict(self.loaded.config) if self.loaded is not None else None,
         }
 
     async def _invoke(self, callback: str, *args: Any, timestamp: int = 0) -> None:
@@ -359,9 +418,7 @@ class StrategyRunner(Component):
         client = await WorkerClient.start(self.limits, self.plugins)
         self._workers.add(client)
         try:
-            loaded = await client.load(
-                self.spec.file, self.spec.config, self.history.maxlen or DEFAULT_HISTORY
-            )
+            loaded = await client.load(self.spec.file, self.overrides, self.history.maxlen or DEFAULT_HISTORY)
         except BaseException:
             await self._discard(client)
             raise
