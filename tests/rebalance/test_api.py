@@ -105,3 +105,30 @@ async def check_the_api(bot: BotContext, client: httpx.AsyncClient) -> None:
         "component:"
     )
     assert await bot.store.settings("paper/rebalance:equal_weight") == {"drift_threshold": 0.05}
+
+
+async def test_a_broken_script_is_reported_in_the_health_and_the_bot_keeps_trading(tmp_path: Path) -> None:
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    (folder / "equal_weight.star").write_text("def settings(:\n")
+    settings = yaml.safe_load(bot_settings(tmp_path).read_text())
+    settings["rebalance"]["directory"] = "scripts"
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
+    config, host = load(tmp_path / "settings.yaml")
+    with trio.fail_after(60):
+        async with (
+            running_bot(config, host) as bot,
+            httpx.AsyncClient(base_url=bot.api_urls[0], timeout=10) as client,
+        ):
+            health = await request(client, "GET", "/api/v1/health", 200)
+            script = health["components"]["exchange:paper/rebalance:equal_weight"]
+            assert script["state"] == "failed" and "equal_weight.star" in script["detail"]
+            assert health["components"]["exchange:paper"]["state"] == "running"
+            report = await request(client, "POST", "/api/v1/rebalance/paper/equal_weight/run", 200)
+            assert report["status"] == "error" and "equal_weight.star" in report["error"]
+            # Fixed on disk: the next run loads it and trades.
+            (folder / "equal_weight.star").write_text((REPO / "rebalance" / "equal_weight.star").read_text())
+            report = await request(client, "POST", "/api/v1/rebalance/paper/equal_weight/run", 200)
+            assert report["status"] == "traded", report
+            health = await request(client, "GET", "/api/v1/health", 200)
+            assert health["components"]["exchange:paper/rebalance:equal_weight"]["state"] == "running"

@@ -118,7 +118,10 @@ class RebalanceComponent(Component):
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._clock)
-                await super().run(task_status=task_status)
+                await nursery.start(super().run)
+                task_status.started()
+                if self.load_error is not None:  # after started(): the supervisor marks it running then
+                    self.health.set_state(self.health_name, "failed", detail=self.load_error)
         finally:
             if self.worker is not None:
                 await self.worker.aclose()
