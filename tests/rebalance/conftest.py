@@ -72,9 +72,11 @@ async def rebalancing(
     file: Path = EQUAL_WEIGHT,
     config: dict[str, Any] | None = None,
     callback_timeout: float = 5.0,
+    risk: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Rebalancing]:
-    """The trading stack of ``exchange`` with its settings component and the rebalance script ``file``."""
-    async with trading_stack(store, exchange) as stack:
+    """The trading stack of ``exchange`` (with the ``risk`` rules) with its settings component and the
+    rebalance script ``file``."""
+    async with trading_stack(store, exchange, risk=risk) as stack:
         health = HealthRegistry()
         settings = SettingsComponent(Mailbox("paper/settings"), exchange=stack.name, store=store)
         spec = RebalanceScriptConfig(

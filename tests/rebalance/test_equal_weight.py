@@ -92,3 +92,19 @@ async def test_sells_go_before_buys_and_quantities_sit_on_the_step_grid(
             await r.stack.settle()
             after = await r.run()
             assert after["drift"] < report["drift"]
+
+
+async def test_an_order_the_risk_rules_deny_is_reported_and_never_reaches_the_exchange(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    risk = {"max_position_size": {"default": 10, "ETHUSDT": 0.5}}
+    with trio.fail_after(60):
+        async with rebalancing(store, paper(store, tmp_path), risk=risk) as r:
+            report = await r.run()
+            assert report["status"] == "traded", report
+            btc, eth = report["orders"]
+            assert (btc["symbol"], btc["status"]) == ("BTCUSDT", "filled")
+            assert (eth["symbol"], eth["status"]) == ("ETHUSDT", "rejected")
+            assert eth["error"].startswith("risk rule max_position_size: position in ETHUSDT would be")
+            await r.stack.settle()
+            assert "ETH" not in await r.stack.balances()
