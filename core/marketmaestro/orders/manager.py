@@ -186,24 +186,25 @@ class OrderManager(Component):
         nothing stored) when the lifecycle does not allow it."""
         if not can_transition(order.status, status):
             error = InvalidTransition(order, status)
-            await self.store.add_event(
-                "order.invalid_transition",
-                exchange=order.exchange,
-                symbol=order.symbol,
-                strategy=order.strategy or None,
-                component=self.component,
-                data={
-                    "client_order_id": order.client_order_id,
-                    "from": order.status.value,
-                    "to": status.value,
-                    "error": str(error),
-                },
+            await self._warn(
+                order, "order.invalid_transition", {"from": order.status.value, "to": status.value}, error
             )
-            log_event("order.invalid_transition", level="warning", error=str(error))
             raise error
         updated = order.with_status(status, **changes)
         await self._store(updated, previous=order.status)
         return updated
+
+    async def _warn(self, order: Order, kind: str, data: dict[str, Any], error: Exception) -> None:
+        """Log and record a problem with ``order`` (an event of ``kind`` with ``data`` and the error)."""
+        log_event(kind, level="warning", client_order_id=order.client_order_id, error=str(error))
+        await self.store.add_event(
+            kind,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            strategy=order.strategy or None,
+            component=self.component,
+            data={"client_order_id": order.client_order_id, **data, "error": str(error)},
+        )
 
     async def _store(self, order: Order, *, previous: OrderStatus | None) -> None:
         await self.store.save_order(order)
@@ -642,17 +643,7 @@ class OrderManager(Component):
         try:
             cancelled = await self.adapter.cancel_order(order)
         except ExchangeError as exc:
-            log_event(
-                "order.cancel_failed", level="warning", client_order_id=order.client_order_id, error=str(exc)
-            )
-            await self.store.add_event(
-                "order.cancel_failed",
-                exchange=order.exchange,
-                symbol=order.symbol,
-                strategy=order.strategy or None,
-                component=self.component,
-                data={"client_order_id": order.client_order_id, "error": str(exc)},
-            )
+            await self._warn(order, "order.cancel_failed", {}, exc)
             return order
         current = await self._latest(order)
         status = cancelled.status if cancelled.status.is_final else OrderStatus.CANCELLED
