@@ -140,6 +140,9 @@ class RebalanceComponent(Component):
         except WorkerFailed as exc:
             await self._failed("rebalance.load_failed", f"{self.file}: loading it, the worker failed: {exc}")
             return False
+        except (RequestFailed, RequestTimeout) as exc:  # the settings component; the next run tries again
+            await self._failed("rebalance.load_failed", f"{self.file}: its settings are unavailable: {exc}")
+            return False
         self.load_error = None
         self.health.set_state(self.health_name, "running")
         self.health.get(self.health_name).detail = None
