@@ -27,7 +27,14 @@ import trio
 
 from marketmaestro.exchanges import RetryableError
 from marketmaestro.logs import log_event
-from marketmaestro_bitvavo.connection import Backoff, Socket, open_socket, reconnectable, sole_error
+from marketmaestro_bitvavo.connection import (
+    Backoff,
+    Others,
+    Socket,
+    open_socket,
+    reconnectable,
+    sole_error,
+)
 
 if TYPE_CHECKING:
     from marketmaestro_bitvavo.exchange import BitvavoExchange
@@ -41,7 +48,7 @@ class Feed(Protocol):
     due: float
     """The trio time at which :meth:`tick` is next due."""
 
-    async def open(self, socket: Socket, others: Any) -> None:
+    async def open(self, socket: Socket, others: Others) -> None:
         """Authenticate, subscribe and request snapshots on a fresh (or running) connection. ``others`` is
         the callback for messages the stream reads past while waiting for its answers: they belong to the
         streams already open."""
@@ -190,7 +197,7 @@ class SharedConnection:
                 if client.opened and trio.current_time() >= client.feed.due:
                     await self._guard(client, client.feed.tick(socket))
 
-    def _others(self, socket: Socket, opening: _Client) -> Any:
+    def _others(self, socket: Socket, opening: _Client) -> Others:
         async def deliver(message: dict[str, Any]) -> None:
             await self._deliver(socket, message, [c for c in self._clients if c.opened and c is not opening])
 

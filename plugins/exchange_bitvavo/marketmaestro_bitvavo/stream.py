@@ -34,7 +34,7 @@ from marketmaestro.messages import (
 )
 from marketmaestro.model import Side, Ticker, Trade, interval_seconds
 from marketmaestro_bitvavo.book import BookGap, LocalBook
-from marketmaestro_bitvavo.connection import Socket, StreamBroken
+from marketmaestro_bitvavo.connection import Others, Socket, StreamBroken
 from marketmaestro_bitvavo.convert import to_fill, to_kline
 from marketmaestro_bitvavo.klines import KlineTracker
 from marketmaestro_bitvavo.markets import INTERVALS, bitvavo_interval
@@ -83,7 +83,7 @@ class PublicStream:
             channels.append({"name": "trades", "markets": sorted(ex.market(s).market for s in sub.trades)})
         return channels
 
-    async def open(self, socket: Socket, others: Any) -> None:
+    async def open(self, socket: Socket, others: Others) -> None:
         channels = self.channels()
         self.books = {
             self.ex.market(s).market: LocalBook(self.ex.market(s).market, s)
@@ -285,7 +285,7 @@ class PrivateStream:
         self.lost_at: int | None = None
         self.due = trio.current_time()
 
-    async def open(self, socket: Socket, others: Any) -> None:
+    async def open(self, socket: Socket, others: Others) -> None:
         ex = self.ex
         key, secret = ex.context.config.api_key, ex.context.config.api_secret
         assert key is not None and secret is not None
