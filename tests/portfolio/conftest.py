@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from marketmaestro.messages import KlineDataMsg, OrderFilledMsg
-from marketmaestro.model import Fill, Instrument, Kline, Order, OrderStatus, OrderType, Side
+from marketmaestro.messages import KlineDataMsg
+from marketmaestro.model import Fill, Instrument, Kline, Side
 from marketmaestro.portfolio import Portfolio
 from marketmaestro.storage import AsyncStore, Store
 from marketmaestro.supervision import Mailbox
+from tests.trading.test_portfolio import filled_msg as filled
+
+__all__ = ["filled"]
 
 TIMEOUT = 5.0
 D = Decimal
@@ -52,22 +55,6 @@ def make_fill(
         timestamp=1_700_000_000_000 + number,
         strategy=strategy,
     )
-
-
-def filled(fill: Fill) -> OrderFilledMsg:
-    order = Order(
-        client_order_id=fill.client_order_id,
-        exchange=fill.exchange,
-        symbol=fill.symbol,
-        side=fill.side,
-        type=OrderType.MARKET,
-        quantity=fill.quantity,
-        strategy=fill.strategy,
-        status=OrderStatus.FILLED,
-        filled_quantity=fill.quantity,
-        average_price=fill.price,
-    )
-    return OrderFilledMsg(fill, order)
 
 
 def kline(symbol: str, close: float, timestamp: int = 1_700_000_000_000) -> KlineDataMsg:
