@@ -30,6 +30,7 @@ import csv
 import hashlib
 import importlib.metadata as metadata
 import io
+import json
 import os
 import re
 import shutil
@@ -113,6 +114,12 @@ def repack(distribution: metadata.Distribution, folder: Path) -> Path:
     """A wheel of an installed ``distribution`` from the files its ``RECORD`` lists (those inside the
     site-packages folder; scripts are made again from its entry points on install), written to ``folder``."""
     info = Path(str(distribution.locate_file(""))).resolve()
+    origin = json.loads(distribution.read_text("direct_url.json") or "{}")
+    if origin.get("dir_info", {}).get("editable"):
+        raise InstallError(
+            f"{distribution.name} is installed in editable mode here; a wheel of it cannot be packed from "
+            "its installed files: name its source folder among the projects instead"
+        )
     files = [
         f for f in distribution.files or [] if not str(f).startswith("..") and "__pycache__" not in f.parts
     ]
