@@ -36,6 +36,23 @@ async def test_an_oco_fills_one_leg_and_cancels_the_other(store: AsyncStore, tmp
             assert (await stack.position(strategy="s1")).quantity == 0
 
 
+async def test_an_oco_leg_that_triggers_at_once_still_cancels_its_sibling(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    with trio.fail_after(10):
+        async with paper_stack(store, tmp_path) as stack:
+            await place(stack, Side.BUY, "0.01")
+            # The market (20001.3) is already above the take profit: that leg fills as it is placed.
+            take = await place(stack, Side.SELL, "0.01", oco=True, take_profit="19900", stop_loss="19000")
+            assert take.status is OrderStatus.FILLED
+            legs = [o for o in await store.list_orders(limit=10) if o.oco_group == take.oco_group]
+            assert {(o.type, o.status) for o in legs} == {
+                (OrderType.TAKE_PROFIT, OrderStatus.FILLED),
+                (OrderType.STOP_MARKET, OrderStatus.CANCELLED),
+            }
+            assert await store.list_open_orders() == []
+
+
 async def test_a_bracket_activates_its_exits_when_the_entry_fills(store: AsyncStore, tmp_path: Path) -> None:
     with trio.fail_after(10):
         async with paper_stack(store, tmp_path) as stack:

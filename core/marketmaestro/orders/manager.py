@@ -301,15 +301,22 @@ class OrderManager(Component):
 
     async def _open(self, order: Order, instrument: Instrument, *, held: bool = False) -> Order:
         """Store ``order`` (created), check it, then send or hold it; ``held`` leaves it ``pending``."""
+        order = await self._create(order)
+        if order.status.is_final:
+            return order
+        if held:
+            return await self._transition(order, OrderStatus.PENDING)
+        return await self._admit(order)
+
+    async def _create(self, order: Order) -> Order:
+        """Store ``order`` as created, native or emulated; rejected at once when neither can be."""
         try:
             order = replace(order, emulated=not emulation.is_native(order, self.capabilities))
         except emulation.UnsupportedOrder as exc:
             await self._store(order, previous=None)
             return await self._transition(order, OrderStatus.REJECTED, error=str(exc))
         await self._store(order, previous=None)
-        if held:
-            return await self._transition(order, OrderStatus.PENDING)
-        return await self._admit(order)
+        return order
 
     async def _admit(self, order: Order) -> Order:
         """Reject ``order`` if it may not trade, else activate it."""
@@ -389,11 +396,17 @@ class OrderManager(Component):
             self._new_order(msg, instrument, OrderType.TAKE_PROFIT, None, msg.take_profit, oco_group=group),
             self._new_order(msg, instrument, OrderType.STOP_MARKET, None, msg.stop_loss, oco_group=group),
         ]
-        placed = [await self._open(leg, instrument) for leg in legs]
-        if any(leg.status.is_final and leg.status is not OrderStatus.FILLED for leg in placed):
-            # One leg alone is no OCO: cancel what did open.
+        # Both stored before either is active, so a leg that fills at once finds its sibling to cancel.
+        created = [await self._create(leg) for leg in legs]
+        for leg in created:
+            current = await self._latest(leg)
+            if current.status is OrderStatus.CREATED:
+                await self._admit(current)
+        placed = [await self._latest(leg) for leg in created]
+        if any(leg.status.is_final and leg.filled_quantity == 0 for leg in placed):
+            # One leg alone is no OCO: cancel what did open (nothing when a leg filled: it did that).
             await self._cancel_group(group, except_id=None, reason="the other OCO leg was not placed")
-        return await self._latest(placed[0])
+        return placed[0]
 
     async def _attach_exits(self, entry: Order, msg: PlaceOrderMsg, instrument: Instrument) -> None:
         """A bracket: the stop loss and take profit on the other side, pending until the entry fills."""
@@ -421,7 +434,7 @@ class OrderManager(Component):
             )
             await self._open(child, instrument, held=True)
         latest = await self._latest(entry)
-        if latest.status is OrderStatus.FILLED:
+        if _releases_exits(latest):
             await self._release_children(latest)
 
     async def _latest(self, order: Order) -> Order:
@@ -560,7 +573,7 @@ class OrderManager(Component):
             await self._cancel_group(
                 order.oco_group, except_id=order.client_order_id, reason=f"{order.client_order_id} filled"
             )
-        if order.status is OrderStatus.FILLED or (order.status.is_final and order.filled_quantity > 0):
+        if _releases_exits(order):
             await self._release_children(order)
         elif order.status.is_final:
             for child in await self.store.list_open_orders(parent_order_id=order.client_order_id):
@@ -638,7 +651,8 @@ class OrderManager(Component):
     async def _cancel(self, order: Order, reason: str) -> Order:
         """Cancel ``order``: locally when the exchange does not hold it, else on the exchange. An order the
         exchange refuses to cancel is left as it is (the refusal is logged and recorded)."""
-        if order.status is OrderStatus.PENDING or (order.emulated and self._watched(order)):
+        if order.status in (OrderStatus.CREATED, OrderStatus.PENDING) or self._watched(order):
+            # Never sent, or held here: nothing to ask the exchange.
             return await self._end(order, OrderStatus.CANCELLED, reason or None)
         try:
             cancelled = await self.adapter.cancel_order(order)
@@ -665,7 +679,7 @@ class OrderManager(Component):
                 f"amend: quantity {quantity} is not above the {order.filled_quantity} already filled"
             )
         changes = {k: v for k, v in (("quantity", quantity), ("price", price)) if v is not None}
-        if order.status is OrderStatus.PENDING or (order.emulated and self._watched(order)):
+        if order.status is OrderStatus.PENDING or self._watched(order):
             amended = self._remember(replace(order, **changes))  # type: ignore[arg-type]
             await self.store.save_order(amended)
             await self._announce(amended, order.status, kind="order.amended")
@@ -709,6 +723,11 @@ class OrderManager(Component):
             reason=f"{order.reason} (replaces {order.client_order_id})".strip(),
         )
         return await self._open(replacement, self.instruments[order.symbol])
+
+
+def _releases_exits(entry: Order) -> bool:
+    """Whether a bracket entry's exits become active: it filled, or it ended after filling in part."""
+    return entry.status is OrderStatus.FILLED or (entry.status.is_final and entry.filled_quantity > 0)
 
 
 def _check_request(msg: PlaceOrderMsg) -> None:
