@@ -82,9 +82,10 @@ def register_risk_rules(register: RegisterRiskRule) -> None:
     """Register pre-trade risk rules.
 
     Call ``register(name, factory, *, description="")``. ``factory(params: Mapping[str, Any])``
-    receives the rule's section of the configuration (``risk.<name>``, overridden per exchange by
-    ``exchanges.<key>.risk.<name>``) and returns a ``marketmaestro.risk.RiskRule``, or ``None`` when
-    the rule is not configured. Every configured rule must approve an order before it is sent.
+    receives the rule's section of the configuration (``risk.<name>``, overridden key by key per
+    exchange by ``exchanges.<key>.risk.<name>``, then per pair and per strategy by their ``risk``) and
+    returns a ``marketmaestro.risk.RiskRule``, or ``None`` when the rule is not configured. Every
+    configured rule must approve an order before it is sent.
     """
 
 
