@@ -150,6 +150,9 @@ def test_two_strategies_on_one_account_have_separate_pnl(bot) -> None:  # type: 
     assert account["fees"] == a_fees + b_fees
     assert account["realized_pnl"] == sum(Decimal(strategies[n]["realized_pnl"]) for n in ("a", "b"))
 
+    # Every fill explained the balances the paper exchange reported after it: no difference was recorded.
+    assert _query(db, "select data from events where kind = 'portfolio.balance_difference'") == []
+
     # The whole portfolio: balances valued, the strategies' positions flat.
     portfolio = _get(port, "/portfolio")
     assert portfolio is not None and portfolio.status_code == 200
