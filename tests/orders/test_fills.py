@@ -139,3 +139,33 @@ async def test_the_private_stream_repeats_a_market_fill_and_it_is_counted_once(
             assert (await stack.position(strategy="s1")).quantity == Decimal("0.01")
             filled_events = await store.list_events(kind="order.filled")
             assert len(filled_events) == 1
+
+
+async def test_after_a_restart_a_resting_entry_fill_releases_its_pending_exits(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    paper, warmup = known_book_paper(store, tmp_path)
+    with trio.fail_after(10):
+        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+            entry = await place(
+                stack,
+                Side.BUY,
+                "0.02",
+                OrderType.LIMIT,
+                price="19000",
+                stop_loss="18000",
+                take_profit="21000",
+            )
+            assert (entry.status, entry.emulated) == (OrderStatus.ACCEPTED, False)
+        paper, warmup = known_book_paper(store, tmp_path)
+        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+            assert (
+                stack.order_manager.watching == {}
+            )  # the exits are pending, the entry rests on the exchange
+            await stream(stack, FillUpdate(fill(entry, "f1", "0.02", "19000", "0.38", "USDT")))
+            exits = await store.list_open_orders(parent_order_id=entry.client_order_id)
+            assert {(o.type, o.status, o.emulated, o.quantity) for o in exits} == {
+                (OrderType.TAKE_PROFIT, OrderStatus.ACCEPTED, True, Decimal("0.02")),
+                (OrderType.STOP_MARKET, OrderStatus.ACCEPTED, True, Decimal("0.02")),
+            }
+            assert set(stack.order_manager.watching) == {o.client_order_id for o in exits}

@@ -117,16 +117,25 @@ class OrderManager(Component):
 
     async def on_start(self) -> None:
         """Watch the emulated orders the store holds (after a restart: with their water marks)."""
-        self.watching = {
-            order.client_order_id: order
-            for order in await self.store.list_open_orders(exchange=self.exchange)
-            if self._watched(order)
-        }
+        open_orders = await self.store.list_open_orders(exchange=self.exchange)
+        self.watching = {order.client_order_id: order for order in open_orders if self._watched(order)}
         if self.watching:
             log_event("order.emulation_resumed", orders=sorted(self.watching))
+        for order in open_orders:
+            if self._held(order) and not self._watched(order):
+                log_event(
+                    "order.emulation_unwatched",
+                    level="warning",
+                    client_order_id=order.client_order_id,
+                    error=f"{order.symbol} is not traded here any more; cancel the order",
+                )
 
     def _watched(self, order: Order) -> bool:
-        """Whether ``order`` waits on market data here (an emulated order not yet on the exchange)."""
+        """Whether ``order`` is held here and its symbol's market data reach this order manager."""
+        return order.symbol in self.instruments and self._held(order)
+
+    def _held(self, order: Order) -> bool:
+        """Whether ``order`` is held here (an emulated order not on the exchange)."""
         if not order.emulated:
             return False
         if order.status is OrderStatus.ACCEPTED:
@@ -651,7 +660,7 @@ class OrderManager(Component):
     async def _cancel(self, order: Order, reason: str) -> Order:
         """Cancel ``order``: locally when the exchange does not hold it, else on the exchange. An order the
         exchange refuses to cancel is left as it is (the refusal is logged and recorded)."""
-        if order.status in (OrderStatus.CREATED, OrderStatus.PENDING) or self._watched(order):
+        if order.status in (OrderStatus.CREATED, OrderStatus.PENDING) or self._held(order):
             # Never sent, or held here: nothing to ask the exchange.
             return await self._end(order, OrderStatus.CANCELLED, reason or None)
         try:
@@ -679,7 +688,7 @@ class OrderManager(Component):
                 f"amend: quantity {quantity} is not above the {order.filled_quantity} already filled"
             )
         changes = {k: v for k, v in (("quantity", quantity), ("price", price)) if v is not None}
-        if order.status is OrderStatus.PENDING or self._watched(order):
+        if order.status is OrderStatus.PENDING or self._held(order):
             amended = self._remember(replace(order, **changes))  # type: ignore[arg-type]
             await self.store.save_order(amended)
             await self._announce(amended, order.status, kind="order.amended")
