@@ -33,7 +33,7 @@ def test_unknown_rules_and_bad_limits_stop_the_start_with_one_line_each(
 ) -> None:
     state = _state(
         tmp_path,
-        {"max_leverage": {"default": 2}, "max_position_size": {"default": "abc"}},
+        {"max_levrage": {"default": 2}, "max_position_size": {"default": "abc"}},
         exchange_risk={"max_position_size": {"BTCUSDT": -1}},
     )
     with pytest.raises(SystemExit) as stopped:
@@ -41,7 +41,10 @@ def test_unknown_rules_and_bad_limits_stop_the_start_with_one_line_each(
     assert stopped.value.code == CONFIG_ERROR_EXIT
     err = capsys.readouterr().err
     assert "Configuration problems (3):" in err
-    assert "risk.max_leverage: got {'default': 2}; expected a registered risk rule: max_position_size" in err
+    assert (
+        "risk.max_levrage: got {'default': 2}; expected a registered risk rule: "
+        "max_concentration, max_daily_loss" in err
+    )
     assert "risk.max_position_size.default: got 'abc'; expected a positive number" in err
     assert "exchanges.paper.risk.max_position_size.BTCUSDT: got -1; expected a positive number" in err
 
