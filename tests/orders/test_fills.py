@@ -11,11 +11,12 @@ import trio
 import trio.testing
 
 from marketmaestro.exchanges import FillUpdate, OrderResult, OrderUpdate
+from marketmaestro.messages import CancelOrderMsg
 from marketmaestro.model import Fill, Order, OrderStatus, OrderType, Side, now_ms
 from marketmaestro.runtime.exchange_service import _private
 from marketmaestro.storage import AsyncStore
 from tests.exchanges.conftest import known_book_paper
-from tests.orders.conftest import place
+from tests.orders.conftest import kinds, place
 from tests.strategy.test_signal_actions import RestingLimitPaper
 from tests.trading.conftest import TradingStack, trading_stack
 
@@ -169,3 +170,19 @@ async def test_after_a_restart_a_resting_entry_fill_releases_its_pending_exits(
                 (OrderType.STOP_MARKET, OrderStatus.ACCEPTED, True, Decimal("0.02")),
             }
             assert set(stack.order_manager.watching) == {o.client_order_id for o in exits}
+
+
+async def test_a_fill_after_the_cancel_is_counted_and_the_order_stays_cancelled(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    paper, warmup = known_book_paper(store, tmp_path)
+    with trio.fail_after(10):
+        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+            order = await place(stack, Side.BUY, "0.02", OrderType.LIMIT, price="19000")
+            await stack.order_manager.mailbox.request(CancelOrderMsg(stack.name, order.client_order_id), 5)
+            await stream(stack, FillUpdate(fill(order, "f1", "0.01", "19000", "0.19", "USDT")))
+            after = await store.get_order(order.client_order_id)
+            assert after is not None
+            assert (after.status, after.filled_quantity) == (OrderStatus.CANCELLED, Decimal("0.01"))
+            assert (await kinds(store, order))[-2:] == ["order.cancelled", "order.late_fill"]
+            assert (await stack.position(strategy="s1")).quantity == Decimal("0.01")

@@ -559,7 +559,8 @@ class OrderManager(Component):
         if not await self.store.record_fill(after, fill):
             return  # already counted
         self._remember(after)
-        await self._announce(after, order.status)
+        # A fill of an order that already ended is news of the fill, not a change of status.
+        await self._announce(after, order.status, kind="order.late_fill" if order.status.is_final else None)
         event = OrderFilledMsg(fill, after)
         await self.portfolio.send(event)
         log_event(
