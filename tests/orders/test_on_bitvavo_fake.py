@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -15,6 +16,7 @@ from marketmaestro.config import ExchangeConfig
 from marketmaestro.exchanges import ExchangeContext
 from marketmaestro.messages import AmendOrderMsg, CancelAllOrdersMsg
 from marketmaestro.model import OrderStatus, OrderType, Side
+from marketmaestro.runtime.exchange_service import _private
 from marketmaestro.storage import AsyncStore
 from marketmaestro_bitvavo import BitvavoExchange, BitvavoOptions
 from marketmaestro_bitvavo.testing import API_KEY, API_SECRET, FakeBitvavo, serve_fake
@@ -23,7 +25,11 @@ from tests.trading.conftest import TIMEOUT, TradingStack, trading_stack
 
 
 @asynccontextmanager
-async def bitvavo_stack(store: AsyncStore, folder: Path) -> AsyncIterator[tuple[TradingStack, FakeBitvavo]]:
+async def bitvavo_stack(
+    store: AsyncStore, folder: Path, *, private: bool = False
+) -> AsyncIterator[tuple[TradingStack, FakeBitvavo]]:
+    """The trading path on a fake Bitvavo trading BTC-EUR at 30000; with ``private``, the adapter's private
+    stream feeds the order manager as the exchange service wires it."""
     fake = FakeBitvavo()
     fake.set_price("BTC-EUR", "30000")
     async with trio.open_nursery() as nursery:
@@ -43,6 +49,8 @@ async def bitvavo_stack(store: AsyncStore, folder: Path) -> AsyncIterator[tuple[
         exchange = BitvavoExchange(ExchangeContext("bitvavo", config, validated, store, folder, mode="live"))
         try:
             async with trading_stack(store, exchange) as stack:
+                if private:
+                    await stack.nursery.start(partial(_private, exchange, stack.order_manager.mailbox))
                 await see(stack, "30000", symbol="BTCEUR")
                 yield stack, fake
         finally:
@@ -111,3 +119,30 @@ async def test_an_emulated_trailing_stop_sends_a_market_order_to_bitvavo_when_it
             fills = await store.list_fills(client_order_id=trail.client_order_id)
             assert sum(f.quantity for f in fills) == Decimal("0.01")
             assert {f.fee_currency for f in fills} == {"EUR"}
+
+
+async def test_a_bracket_on_bitvavo_holds_its_exits_and_sends_the_one_that_triggers(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    # Two native sells of the same coins cannot rest together on a spot exchange (Bitvavo refuses the
+    # second for insufficient balance), so the exits are emulated even though Bitvavo has native ones.
+    with trio.fail_after(20):
+        async with bitvavo_stack(store, tmp_path, private=True) as (stack, fake):
+            entry = await place(
+                stack, Side.BUY, "0.01", stop_loss="29000", take_profit="31000", symbol="BTCEUR"
+            )
+            assert entry.status is OrderStatus.FILLED
+            exits = await store.list_open_orders(parent_order_id=entry.client_order_id)
+            assert {(o.type, o.status, o.emulated) for o in exits} == {
+                (OrderType.TAKE_PROFIT, OrderStatus.ACCEPTED, True),
+                (OrderType.STOP_MARKET, OrderStatus.ACCEPTED, True),
+            }
+            assert open_on_fake(fake) == []
+            fake.set_price("BTC-EUR", "28900")
+            await see(stack, "28900", symbol="BTCEUR")
+            by_type = {o.type: o for o in await store.list_orders(limit=10) if o.parent_order_id}
+            assert by_type[OrderType.STOP_MARKET].status is OrderStatus.FILLED
+            assert by_type[OrderType.TAKE_PROFIT].status is OrderStatus.CANCELLED
+            sells = [o for o in fake.exchange.orders.values() if o.side == "sell"]
+            assert [(o.order_type, o.status) for o in sells] == [("market", "filled")]
+            assert (await stack.position(strategy="s1")).quantity == 0

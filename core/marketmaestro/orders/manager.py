@@ -320,7 +320,12 @@ class OrderManager(Component):
     async def _create(self, order: Order) -> Order:
         """Store ``order`` as created, native or emulated; rejected at once when neither can be."""
         try:
-            order = replace(order, emulated=not emulation.is_native(order, self.capabilities))
+            native = emulation.is_native(order, self.capabilities)
+            # On spot, each native leg of a group would reserve the same coins and the exchange would
+            # refuse the second: the legs are held here, and only the one that triggers is sent.
+            if order.oco_group is not None and not self.capabilities.get("derivatives", False):
+                native = False
+            order = replace(order, emulated=not native)
         except emulation.UnsupportedOrder as exc:
             await self._store(order, previous=None)
             return await self._transition(order, OrderStatus.REJECTED, error=str(exc))
