@@ -435,8 +435,10 @@ class OrderManager(Component):
         for order_type, trigger, label in exits:
             if trigger is None:
                 continue
+            # Where the exchange has reduce-only orders (derivatives), an exit must not open the other side.
+            reduce_only = msg.reduce_only or self.capabilities.get("reduce_only", False)
             child = self._new_order(
-                replace(msg, post_only=False, time_in_force=TimeInForce.GTC),
+                replace(msg, post_only=False, time_in_force=TimeInForce.GTC, reduce_only=reduce_only),
                 instrument,
                 order_type,
                 None,
