@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from marketmaestro.exchanges.paper import PaperExchange
 from marketmaestro.messages import PlaceOrderMsg
 from marketmaestro.model import Kline, Order, OrderType, Side
 from marketmaestro.storage import AsyncStore
@@ -31,6 +32,17 @@ async def paper_stack(
     order manager first sees the last warm-up close (20001.3) unless ``warm`` is false."""
     exchange, warmup = known_book_paper(store, folder, **options)
     async with trading_stack(store, exchange, price=warmup[-1] if warm else None) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def venue_stack(
+    store: AsyncStore, folder: Path, venue: type[PaperExchange], **options: Any
+) -> AsyncIterator[TradingStack]:
+    """The trading path on ``venue``: a paper exchange subclass (e.g. one whose limit orders rest) on the
+    known book, after the last warm-up close."""
+    paper, warmup = known_book_paper(store, folder, **options)
+    async with trading_stack(store, venue(paper.context), price=warmup[-1]) as stack:
         yield stack
 
 

@@ -16,7 +16,7 @@ from marketmaestro.model import Fill, Order, OrderStatus, OrderType, Side, now_m
 from marketmaestro.runtime.exchange_service import _private
 from marketmaestro.storage import AsyncStore
 from tests.exchanges.conftest import known_book_paper
-from tests.orders.conftest import kinds, place
+from tests.orders.conftest import kinds, place, venue_stack
 from tests.strategy.test_signal_actions import RestingLimitPaper
 from tests.trading.conftest import TradingStack, trading_stack
 
@@ -57,9 +57,8 @@ async def stream(stack: TradingStack, *events: FillUpdate | OrderUpdate) -> None
 async def test_partial_fills_add_up_once_each_with_fees_in_their_own_currency(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
     with trio.fail_after(10):
-        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
             order = await place(stack, Side.BUY, "0.03", OrderType.LIMIT, price="19000")
             first = fill(order, "f1", "0.01", "19000", "0.00001", "BNB")
             second = fill(order, "f2", "0.02", "18999.5", "0.3", "USDT")
@@ -87,9 +86,8 @@ async def test_partial_fills_add_up_once_each_with_fees_in_their_own_currency(
 async def test_an_acknowledgement_that_says_filled_waits_for_its_fill(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
     with trio.fail_after(10):
-        async with trading_stack(store, AckAfterFillPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, AckAfterFillPaper) as stack:
             order = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19000")
             # Filled per the exchange, but nothing counted yet: accepted, with the exchange's id.
             assert (order.status, order.filled_quantity, order.venue_order_id) == (
@@ -110,9 +108,8 @@ async def test_an_acknowledgement_that_says_filled_waits_for_its_fill(
 async def test_a_fill_before_the_acknowledgement_is_not_undone_by_it(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
     with trio.fail_after(10):
-        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
             order = await place(stack, Side.BUY, "0.02", OrderType.LIMIT, price="19000")
             # The stream's fill, then the (older) acknowledgement "accepted": the fill stands.
             await stream(
@@ -145,9 +142,8 @@ async def test_the_private_stream_repeats_a_market_fill_and_it_is_counted_once(
 async def test_after_a_restart_a_resting_entry_fill_releases_its_pending_exits(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
     with trio.fail_after(10):
-        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
             entry = await place(
                 stack,
                 Side.BUY,
@@ -158,8 +154,7 @@ async def test_after_a_restart_a_resting_entry_fill_releases_its_pending_exits(
                 take_profit="21000",
             )
             assert (entry.status, entry.emulated) == (OrderStatus.ACCEPTED, False)
-        paper, warmup = known_book_paper(store, tmp_path)
-        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
             assert (
                 stack.order_manager.watching == {}
             )  # the exits are pending, the entry rests on the exchange
@@ -175,9 +170,8 @@ async def test_after_a_restart_a_resting_entry_fill_releases_its_pending_exits(
 async def test_a_fill_after_the_cancel_is_counted_and_the_order_stays_cancelled(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
     with trio.fail_after(10):
-        async with trading_stack(store, RestingLimitPaper(paper.context), price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
             order = await place(stack, Side.BUY, "0.02", OrderType.LIMIT, price="19000")
             await stack.order_manager.mailbox.request(CancelOrderMsg(stack.name, order.client_order_id), 5)
             await stream(stack, FillUpdate(fill(order, "f1", "0.01", "19000", "0.19", "USDT")))

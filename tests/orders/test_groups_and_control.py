@@ -14,10 +14,9 @@ from marketmaestro.model import OrderStatus, OrderType, Side
 from marketmaestro.orders.lifecycle import TRANSITIONS, InvalidTransition, check_transition
 from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import RequestFailed
-from tests.exchanges.conftest import known_book_paper
-from tests.orders.conftest import kinds, paper_stack, place, see
+from tests.orders.conftest import kinds, paper_stack, place, see, venue_stack
 from tests.strategy.test_signal_actions import RestingLimitPaper
-from tests.trading.conftest import TIMEOUT, trading_stack
+from tests.trading.conftest import TIMEOUT
 
 
 async def test_an_oco_fills_one_leg_and_cancels_the_other(store: AsyncStore, tmp_path: Path) -> None:
@@ -163,10 +162,10 @@ async def test_amending_an_emulated_order_is_local_and_keeps_its_id(
 async def test_amending_on_an_exchange_without_amend_cancels_and_replaces(
     store: AsyncStore, tmp_path: Path
 ) -> None:
-    paper, warmup = known_book_paper(store, tmp_path)
-    exchange = RestingLimitPaper(paper.context)
     with trio.fail_after(10):
-        async with trading_stack(store, exchange, price=warmup[-1]) as stack:
+        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
+            exchange = stack.exchange
+            assert isinstance(exchange, RestingLimitPaper)
             limit = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19000")
             assert (limit.status, limit.emulated) == (OrderStatus.ACCEPTED, False)
             new = await stack.order_manager.mailbox.request(

@@ -206,13 +206,17 @@ class OrderManager(Component):
     async def _warn(self, order: Order, kind: str, data: dict[str, Any], error: Exception) -> None:
         """Log and record a problem with ``order`` (an event of ``kind`` with ``data`` and the error)."""
         log_event(kind, level="warning", client_order_id=order.client_order_id, error=str(error))
+        await self._event(order, kind, {**data, "error": str(error)})
+
+    async def _event(self, order: Order, kind: str, data: dict[str, Any]) -> None:
+        """Record an event of ``kind`` about ``order`` (its client order id and ``data``)."""
         await self.store.add_event(
             kind,
             exchange=order.exchange,
             symbol=order.symbol,
             strategy=order.strategy or None,
             component=self.component,
-            data={"client_order_id": order.client_order_id, **data, "error": str(error)},
+            data={"client_order_id": order.client_order_id, **data},
         )
 
     async def _store(self, order: Order, *, previous: OrderStatus | None) -> None:
@@ -223,14 +227,10 @@ class OrderManager(Component):
         kind = kind or f"order.{order.status.value}"
         if kind == f"order.{order.status.value}":
             self.counts[order.status.value] = self.counts.get(order.status.value, 0) + 1
-        await self.store.add_event(
+        await self._event(
+            order,
             kind,
-            exchange=order.exchange,
-            symbol=order.symbol,
-            strategy=order.strategy or None,
-            component=self.component,
-            data={
-                "client_order_id": order.client_order_id,
+            {
                 "side": order.side.value,
                 "type": order.type.value,
                 "quantity": str(order.quantity),
