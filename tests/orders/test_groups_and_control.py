@@ -180,6 +180,10 @@ async def test_amending_on_an_exchange_without_amend_cancels_and_replaces(
             )
             old = await store.get_order(limit.client_order_id)
             assert old is not None and old.status is OrderStatus.CANCELLED
+            assert old.error == "amended: cancel and replace"
+            [replaced] = await store.list_events(kind="order.replaced")
+            assert replaced.data["client_order_id"] == limit.client_order_id
+            assert replaced.data["replaced_by"] == new.client_order_id
             assert list(exchange.resting) == [new.client_order_id]
 
 

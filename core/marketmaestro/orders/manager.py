@@ -739,7 +739,9 @@ class OrderManager(Component):
             replaces=order.client_order_id,
             reason=f"{order.reason} (replaces {order.client_order_id})".strip(),
         )
-        return await self._open(replacement, self.instruments[order.symbol])
+        replaced = await self._open(replacement, self.instruments[order.symbol])
+        await self._event(order, "order.replaced", {"replaced_by": replaced.client_order_id})
+        return replaced
 
 
 def _releases_exits(entry: Order) -> bool:
