@@ -78,7 +78,7 @@ def fresh_environment(target: Path, projects: Sequence[Path], *, timeout: float 
     house = wheelhouse(_requirements(projects), exclude=names)
     _run([sys.executable, "-m", "venv", "--without-pip", target], timeout)
     python = target / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-compile", "--no-index",
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-index",
           "--find-links", wheels, "--find-links", house, *names], timeout)  # fmt: skip
     return python
 
