@@ -395,11 +395,8 @@ class OrderManager(Component):
         """An emulated IOC/FOK limit: a market order now if the price is at the limit, else expired."""
         price = self.last_price.get(order.symbol)
         if price is None or not emulation.marketable(order, price):
-            return await self._transition(
-                order,
-                OrderStatus.EXPIRED,
-                error=f"{order.time_in_force.value}: the market ({price}) is not at the limit {order.price}",
-            )
+            error = f"{order.time_in_force.value}: the market ({price}) is not at the limit {order.price}"
+            return await self._end(order, OrderStatus.EXPIRED, error)
         order = await self._transition(order, OrderStatus.SUBMITTED)
         return await self._send(order, emulation.executed_as(order, as_limit=False))
 
