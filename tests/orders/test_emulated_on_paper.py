@@ -10,8 +10,9 @@ import trio
 
 from marketmaestro.model import OrderStatus, OrderType, Side, TimeInForce
 from marketmaestro.storage import AsyncStore
-from tests.exchanges.conftest import BEST_ASK, BEST_BID
+from tests.exchanges.conftest import BEST_ASK, BEST_BID, known_book_paper
 from tests.orders.conftest import kinds, paper_stack, place, see
+from tests.trading.conftest import trading_stack
 
 WITH_BTC = {"balances": {"USDT": Decimal("20000"), "BTC": Decimal("1")}}
 
@@ -160,3 +161,20 @@ async def test_reduce_only_is_checked_against_the_strategy_position(
             await stack.settle()
             reduced = await place(stack, Side.SELL, "0.01", reduce_only=True)
             assert reduced.status is OrderStatus.FILLED
+
+
+async def test_a_triggered_order_is_checked_by_the_risk_manager_again(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    exchange, warmup = known_book_paper(store, tmp_path)
+    risk = {"max_position_size": {"default": "0.015"}}
+    with trio.fail_after(10):
+        async with trading_stack(store, exchange, risk=risk, price=warmup[-1]) as stack:
+            stop = await place(stack, Side.BUY, "0.01", OrderType.STOP_MARKET, stop_price="20500")
+            assert stop.status is OrderStatus.ACCEPTED  # flat: 0.01 is within the limit
+            assert (await place(stack, Side.BUY, "0.01")).status is OrderStatus.FILLED
+            await see(stack, "20500")  # the stop would now make the position 0.02
+            denied = await store.get_order(stop.client_order_id)
+            assert denied is not None and denied.status is OrderStatus.REJECTED
+            assert denied.error is not None and denied.error.startswith("risk rule max_position_size")
+            assert (await stack.position(strategy="s1")).quantity == Decimal("0.01")

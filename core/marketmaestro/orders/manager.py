@@ -353,6 +353,10 @@ class OrderManager(Component):
             problem = await self._reduce_only_problem(order)
             if problem is not None:
                 return problem
+        return await self._risk_problem(order, reference)
+
+    async def _risk_problem(self, order: Order, reference: Decimal) -> str | None:
+        """The risk manager's denial of ``order`` at ``reference``, or None when it approves."""
         try:
             verdict = await self.risk.request(ValidateOrderMsg(order, reference), self.request_timeout)
         except (RequestFailed, RequestTimeout) as exc:
@@ -633,6 +637,11 @@ class OrderManager(Component):
         if not emulation.triggers(order, price):
             return
         order = self._remember(await self._transition(order, OrderStatus.TRIGGERED, error=None))
+        # Checked again now: the position and limits may have changed since the order was placed.
+        problem = await self._risk_problem(order, price)
+        if problem is not None:
+            await self._end(order, OrderStatus.REJECTED, problem)
+            return
         if order.type in emulation.LIMIT_TYPES and not self.capabilities.get("limit_orders", False):
             await self._evaluate(order.client_order_id, price)  # the limit is emulated too
             return
