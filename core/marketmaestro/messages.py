@@ -290,6 +290,25 @@ class ResetRiskHaltMsg:
 
 
 @dataclass(frozen=True, slots=True)
+class HaltTradingMsg:
+    """Halt every order on ``exchange`` (reducing ones too) until an operator resets it: a persisted risk halt
+    of ``rule`` that never expires by itself (reconciliation found a difference it cannot explain)."""
+
+    exchange: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileMsg:
+    """The order manager compares its orders, fills, balances and positions with the exchange's
+    (``marketmaestro.orders.reconcile``); answered with a ``ReconcileReport``."""
+
+    exchange: str
+    startup: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class GetStatusMsg:
     """Answered with a JSON-able ``dict`` describing the component."""
 

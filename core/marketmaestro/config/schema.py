@@ -154,6 +154,22 @@ class PortfolioConfig(_Section):
         return upper
 
 
+class ReconcileConfig(_Section):
+    """``reconcile``: comparing the stored orders, fills, balances and positions with the exchange's
+    (docs/orders.md, "Restart and reconciliation")."""
+
+    interval: float = Field(300.0, gt=0)
+    """Seconds between reconciliations after the one at start-up."""
+    halt_on_unexplained: bool = True
+    """Halt every order on the exchange when a difference cannot be explained, until acknowledged."""
+    foreign_orders: Literal["report", "cancel"] = "report"
+    """Open orders on the account that MarketMaestro did not place: only reported, or cancelled."""
+    lookback: float = Field(60.0, ge=0)
+    """Seconds before the last reconciliation (or the oldest open order) whose fills are fetched again."""
+    timeout: float = Field(120.0, gt=0)
+    """Seconds one reconciliation may take before it counts as failed."""
+
+
 class StrategyConfig(_Section):
     """One strategy running on one pair."""
 
@@ -303,6 +319,7 @@ class Config(_Section):
     """Risk rule name -> its parameters, for every exchange (see ``exchanges.<key>.risk``)."""
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     exchanges: dict[str, ExchangeConfig] = Field(default_factory=dict)
     config_dir: Path = Field(default_factory=Path.cwd)
     """The folder of the settings file; set by the loader, not by users."""

@@ -29,6 +29,7 @@ from typing import Any
 
 import trio
 
+from marketmaestro.config.schema import ReconcileConfig
 from marketmaestro.exchanges import (
     Exchange,
     ExchangeError,
@@ -51,13 +52,14 @@ from marketmaestro.messages import (
     OrderFilledMsg,
     OrderUpdatedMsg,
     PlaceOrderMsg,
+    ReconcileMsg,
     TickerDataMsg,
     TradeDataMsg,
     UpdateBalanceMsg,
     ValidateOrderMsg,
 )
 from marketmaestro.model import Fill, Instrument, Order, OrderStatus, OrderType, Side, TimeInForce
-from marketmaestro.orders import emulation
+from marketmaestro.orders import emulation, reconcile
 from marketmaestro.orders.lifecycle import OPEN_STATUSES, InvalidTransition, can_transition
 from marketmaestro.plugins.manager import PluginHost
 from marketmaestro.storage import AsyncStore
@@ -94,6 +96,7 @@ class OrderManager(Component):
         plugins: PluginHost,
         request_timeout: float,
         id_factory: Callable[[], str] = new_client_order_id,
+        reconcile: ReconcileConfig | None = None,
     ) -> None:
         super().__init__(mailbox, exchange=exchange)
         self.adapter = adapter
@@ -110,6 +113,7 @@ class OrderManager(Component):
         """Emulated orders waiting for a price, by client order id (their stored state)."""
         self.halted = False
         """Set by the kill switch: new orders are rejected until the order manager restarts."""
+        self.reconcile_config = reconcile or ReconcileConfig()
 
     @property
     def capabilities(self) -> dict[str, bool]:
@@ -178,6 +182,9 @@ class OrderManager(Component):
                 await self._on_exchange_order(order)
             case FillUpdate(fill=fill):
                 await self._on_fill(fill)
+            case ReconcileMsg():
+                self._check_exchange(msg.exchange)
+                return await reconcile.reconcile(self, self.reconcile_config, msg)
             case GetStatusMsg():
                 return {"orders": dict(self.counts), "emulated": len(self.watching), "halted": self.halted}
             case _:

@@ -74,6 +74,10 @@ class Portfolio(Component):
         self.balances = {b.asset: b for b in await self.store.list_balances(self.exchange)}
         # The stored balances were the exchange's last report: the next one is compared with them.
         self.expected = {asset: b.total for asset, b in self.balances.items()} if self.balances else None
+        if self.expected is not None:
+            # Fills stored after that report (from the private stream, before a stop) are in our figure.
+            for fill in await self.store.list_fills_after_balances(self.exchange):
+                self._expect(fill)
 
     def position(self, symbol: str, strategy: str = "") -> Position:
         assert self.exchange is not None
@@ -106,7 +110,7 @@ class Portfolio(Component):
             case OrderFilledMsg(fill=fill):
                 await self._apply(fill)
             case UpdateBalanceMsg(exchange=exchange, balances=balances):
-                await self._take_balances(exchange, balances)
+                return await self._take_balances(exchange, balances)
             case GetPositionMsg(symbol=symbol, strategy=strategy):
                 return self.position(symbol, strategy)
             case GetBalancesMsg():
@@ -148,13 +152,20 @@ class Portfolio(Component):
                 updated = round_pnl(updated, instrument)
             self.positions[(fill.symbol, strategy)] = updated
             await self.store.save_position(updated)
+        self._expect(fill)
+        self.fills += 1
+
+    def _expect(self, fill: Fill) -> None:
+        """Add what ``fill`` moves to our figure of the balances (once the exchange reported some)."""
+        instrument = self.instruments.get(fill.symbol)
         if self.expected is not None and instrument is not None:
             for asset, change in balance_changes(fill, instrument).items():
                 self.expected[asset] = self.expected.get(asset, Decimal(0)) + change
-        self.fills += 1
 
-    async def _take_balances(self, exchange: str, balances: tuple[Balance, ...]) -> None:
+    async def _take_balances(self, exchange: str, balances: tuple[Balance, ...]) -> dict[str, dict[str, str]]:
+        """Take the exchange's ``balances``; the differences from our figure, by asset (also recorded)."""
         reported = {b.asset: b.total for b in balances}
+        differences: dict[str, dict[str, str]] = {}
         if self.expected is not None:
             differences = {
                 asset: {"ours": str(ours), "exchange": str(theirs), "difference": str(theirs - ours)}
@@ -174,6 +185,7 @@ class Portfolio(Component):
         self.balances = {b.asset: b for b in balances}
         self.expected = reported
         await self.store.save_balances(exchange, balances, replace=True)
+        return differences
 
     async def _snapshot(self) -> tuple[EquitySnapshot, ...]:
         current = self.report()

@@ -27,6 +27,7 @@ from marketmaestro.messages import (
     GetPositionMsg,
     GetRiskMetricsMsg,
     GetStatusMsg,
+    HaltTradingMsg,
     OrderValidationResult,
     ResetRiskHaltMsg,
     ValidateOrderMsg,
@@ -47,6 +48,11 @@ VAR_WINDOW = 1000
 """Account snapshots (the latest) whose returns give the historical VaR95."""
 MINUTE_MS = 60_000
 RESET_EVENT = "risk.halt_reset"
+RECONCILE_RULE = "reconcile"
+"""The rule of a halt that reconciliation set: it denies every order, never expires, and its reset is an
+acknowledgement (``reconcile.acknowledged``) that leaves the drawdown history alone."""
+UNTIL_RESET = 2**62
+"""``RiskHalt.until`` of a halt that lasts until an operator resets it."""
 
 
 def merge_sections(*sections: Sections) -> dict[str, dict[str, Any]]:
@@ -224,6 +230,9 @@ class RiskManager(Component):
                 return self.halt
             case ResetRiskHaltMsg(by=by):
                 return await self._reset(by)
+            case HaltTradingMsg(rule=rule, reason=reason):
+                await self._halt(rule, reason, now_ms(), until=UNTIL_RESET)
+                return self.halt
             case GetStatusMsg():
                 status: dict[str, Any] = {"rules": self.book.names, "denied": self.denied}
                 if self.halt is not None:
@@ -276,6 +285,10 @@ class RiskManager(Component):
         )
         assert check.metrics is not None
         await self._check_hard_limits(check.metrics)
+        if self.halt is not None and self.halt.rule == RECONCILE_RULE:
+            # The positions themselves are in doubt: even a "reducing" order could open one.
+            reason = f"trading halted: {self.halt.reason}; acknowledge it to trade again (docs/orders.md)"
+            return self._deny(order.client_order_id, self.halt.rule, reason)
         if self.halt is not None and check.increases_exposure:
             reason = (
                 f"trading halted: {self.halt.reason}; only orders that reduce a position pass until the next "
@@ -320,9 +333,10 @@ class RiskManager(Component):
                 await self._halt(rule.name, reason, metrics.timestamp)
                 return
 
-    async def _halt(self, rule: str, reason: str, timestamp: int) -> None:
+    async def _halt(self, rule: str, reason: str, timestamp: int, until: int | None = None) -> None:
         assert self.exchange is not None
-        self.halt = RiskHalt(self.exchange, rule, reason, timestamp, next_day_start(timestamp))
+        until = next_day_start(timestamp) if until is None else until
+        self.halt = RiskHalt(self.exchange, rule, reason, timestamp, until)
         log_event("risk.halted", level="error", rule=rule, reason=reason, until=self.halt.until)
         if self.store is not None:
             await self.store.set_risk_halt(self.halt)
@@ -340,6 +354,9 @@ class RiskManager(Component):
     async def _reset(self, by: str) -> bool:
         if self.halt is None:
             return False
+        if self.halt.rule == RECONCILE_RULE:
+            await self._lift("reconcile.acknowledged", {"rule": self.halt.rule, "by": by})
+            return True
         await self._lift(RESET_EVENT, {"rule": self.halt.rule, "by": by})
         # The peak starts again from here: otherwise the same drawdown would halt again at once.
         self.tracker.peak = None

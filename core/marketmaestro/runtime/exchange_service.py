@@ -8,6 +8,7 @@
     ├── strategy:<name>:<symbol> ...                          (one runner per configured strategy and pair)
     ├── feed                                                  (adapter.stream -> market channel)
     ├── private                                  (adapter.private_stream: orders, fills -> order manager)
+    ├── reconcile                        (every reconcile.interval: the order manager checks the exchange)
     └── router                                                (market channel -> order manager, strategies)
 
 A failure inside this subtree never reaches another exchange's: the bot supervises each exchange apart.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from marketmaestro.config.schema import ReconcileConfig
 from marketmaestro.exchanges import (
     AccountEvent,
     Exchange,
@@ -36,9 +38,9 @@ from marketmaestro.logs import log_event
 from marketmaestro.messages import (
     CheckRiskLimitsMsg,
     MarketDataMsg,
+    ReconcileMsg,
     SnapshotEquityMsg,
     TradeDataMsg,
-    UpdateBalanceMsg,
 )
 from marketmaestro.orders import OrderManager
 from marketmaestro.portfolio import Portfolio
@@ -137,6 +139,7 @@ async def _run_subtree(
             portfolio=boxes["portfolio"],
             plugins=bot.plugins,
             request_timeout=timeout,
+            reconcile=bot.config.reconcile,
         ),
     }
     runners: list[StrategyRunner] = []
@@ -169,12 +172,15 @@ async def _run_subtree(
             await start(f"{prefix}/{kind}", component.run)
         bot.order_managers[name] = boxes["order_manager"]
         await start(f"{prefix}/private", partial(_private, adapter, boxes["order_manager"]))
-        # The exchange is the truth for balances: the portfolio starts from what it reports.
-        await boxes["portfolio"].send(UpdateBalanceMsg(name, tuple(await adapter.balances())))
+        # Before any strategy trades: the stored orders, fills, balances and positions against the
+        # exchange's (the exchange is the truth for balances: the portfolio starts from what it reports).
+        reconcile = bot.config.reconcile
+        await boxes["order_manager"].request(ReconcileMsg(name, startup=True), reconcile.timeout)
         await nursery.start(_run_strategies, bot, runners)
         rebalancers = _rebalancers(bot, name, prefix, adapter, instruments, boxes)
         for component in rebalancers:
             await start(component.health_name, component.run)
+        await start(f"{prefix}/reconcile", partial(_reconcile, name, boxes["order_manager"], reconcile))
         await start(
             f"{prefix}/equity_snapshots",
             partial(_snapshots, name, boxes, bot.config.portfolio.snapshot_interval, timeout),
@@ -290,6 +296,20 @@ async def _snapshots(
         await trio.sleep(interval)
         await boxes["portfolio"].request(SnapshotEquityMsg(exchange), request_timeout)
         await boxes["risk_manager"].request(CheckRiskLimitsMsg(exchange), request_timeout)
+
+
+async def _reconcile(
+    exchange: str,
+    orders: Mailbox,
+    config: ReconcileConfig,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Every ``reconcile.interval`` seconds: reconcile the exchange (the first ran at start-up)."""
+    task_status.started()
+    while True:
+        await trio.sleep(config.interval)
+        await orders.request(ReconcileMsg(exchange), config.timeout)
 
 
 async def _feed(

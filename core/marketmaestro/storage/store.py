@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, TypeVarTuple, Unpack
 
 import trio
-from sqlalchemy import literal_column
+from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.sqlite import Insert, insert
 from sqlmodel import Session, SQLModel, col, delete, select
 
@@ -219,6 +219,19 @@ class Store:
             col(FillRow.timestamp).desc(), literal_column("fills.rowid").desc()
         ).limit(_check_limit(limit))
         with self._transaction() as session:
+            return [row.to_fill() for row in session.exec(statement)]
+
+    def list_fills_after_balances(self, exchange: str) -> list[Fill]:
+        """The fills of ``exchange`` received after its stored balances were last reported (so not in
+        them), oldest first; every stored fill when no balances are stored."""
+        with self._transaction() as session:
+            reported = session.exec(
+                select(func.max(BalanceRow.updated_at)).where(BalanceRow.exchange == exchange)
+            ).first()
+            statement = select(FillRow).where(FillRow.exchange == exchange)
+            if reported is not None:
+                statement = statement.where(col(FillRow.received_at) > reported)
+            statement = statement.order_by(col(FillRow.received_at), literal_column("fills.rowid"))
             return [row.to_fill() for row in session.exec(statement)]
 
     # -- positions and balances -------------------------------------------------------------------
@@ -519,6 +532,10 @@ class AsyncStore:
     async def record_fill(self, order: Order, fill: Fill) -> bool:
         """See :meth:`Store.record_fill`."""
         return await self.run(self.store.record_fill, order, fill)
+
+    async def list_fills_after_balances(self, exchange: str) -> list[Fill]:
+        """See :meth:`Store.list_fills_after_balances`."""
+        return await self.run(self.store.list_fills_after_balances, exchange)
 
     async def list_fills(
         self,
