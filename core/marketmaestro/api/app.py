@@ -56,6 +56,7 @@ def create_app(bot: BotContext, token: str) -> QuartTrio:
         nav.extend(entry.nav)
     app.extensions["marketmaestro_nav"] = nav
     # Imported here: these modules import this one (json_response, bot_context).
+    from marketmaestro.orders.reconcile_api import reconcile_api
     from marketmaestro.portfolio.api import portfolio_api
     from marketmaestro.rebalance.api import rebalance_api
     from marketmaestro.settings.api import settings_api
@@ -63,6 +64,7 @@ def create_app(bot: BotContext, token: str) -> QuartTrio:
     app.register_blueprint(settings_api)
     app.register_blueprint(rebalance_api)
     app.register_blueprint(portfolio_api)
+    app.register_blueprint(reconcile_api)
 
     @app.before_request
     async def require_token() -> Response | None:

@@ -17,7 +17,8 @@ placed meanwhile: at start-up before any strategy trades, then every ``reconcile
 
 Every difference is an event ``reconcile.*``. An unexplained one halts every order on the exchange (a
 persisted risk halt of rule ``reconcile``) until an operator acknowledges it, unless
-``reconcile.halt_on_unexplained`` is false.
+``reconcile.halt_on_unexplained`` is false. A difference once acknowledged is still recorded when seen
+again, but halts no more.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from marketmaestro.portfolio.valuation import balance_changes
 if TYPE_CHECKING:
     from marketmaestro.orders.manager import OrderManager
 
-__all__ = ["COMPLETED_EVENT", "RECONCILE_RULE", "ReconcileReport", "reconcile"]
+__all__ = ["ACKNOWLEDGED_EVENT", "COMPLETED_EVENT", "RECONCILE_RULE", "ReconcileReport", "reconcile"]
 
 COMPLETED_EVENT = "reconcile.completed"
+ACKNOWLEDGED_EVENT = "reconcile.acknowledged"
 RECONCILE_RULE = "reconcile"
 """The rule of the risk halt reconciliation sets (``marketmaestro.risk.manager.RECONCILE_RULE``)."""
 
@@ -87,6 +89,7 @@ class _Run:
         self.capabilities = manager.capabilities
         self.report = ReconcileReport(self.exchange, msg.startup)
         self.lookback_ms = int(config.lookback * 1000)
+        self.acknowledged: set[str] = set()
 
     async def event(self, kind: str, data: dict[str, Any], *, symbol: str | None = None) -> None:
         log_event(kind, level="warning", exchange=self.exchange, **data)
@@ -95,11 +98,32 @@ class _Run:
         )
 
     async def unexplained(self, kind: str, data: dict[str, Any], why: str, symbol: str | None = None) -> None:
-        """A difference nothing explains: recorded, and trading halts after this run (if configured)."""
+        """A difference nothing explains: recorded, and trading halts after this run (if configured) unless
+        an operator already acknowledged this very difference."""
+        if why in self.acknowledged:
+            await self.event(kind, {**data, "acknowledged": why}, symbol=symbol)
+            return
         await self.event(kind, {**data, "unexplained": why}, symbol=symbol)
         self.report.unexplained.append(why)
 
+    async def _acknowledged(self) -> set[str]:
+        """The unexplained differences reported before the operator's last acknowledgement."""
+        acks = [
+            e.timestamp
+            for e in await self.store.list_events(kind=ACKNOWLEDGED_EVENT, limit=50)
+            if e.exchange == self.exchange
+        ]
+        if not acks:
+            return set()
+        return {
+            why
+            for e in await self.store.list_events(kind=COMPLETED_EVENT, limit=1000)
+            if e.exchange == self.exchange and e.timestamp <= max(acks)
+            for why in e.data.get("unexplained", ())
+        }
+
     async def run(self) -> ReconcileReport:
+        self.acknowledged = await self._acknowledged()
         since = await self._since()
         open_on_exchange = {o.client_order_id: o for o in await self.adapter.open_orders()}
         for order in await self.store.list_open_orders(exchange=self.exchange):

@@ -1,0 +1,74 @@
+"""The reconciliation routes of a running bot (paper exchange, real SQLite file, real HTTP): a difference
+found at start-up halts trading until acknowledged over the API; an acknowledged difference halts no more."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import trio
+
+from marketmaestro.messages import PlaceOrderMsg
+from marketmaestro.model import Order, OrderStatus, OrderType, Side
+from marketmaestro.storage import Store
+from tests.runtime.conftest import load, running_bot, wait_for, write_settings
+
+TOKEN = "reconcile-api-token-4e2a"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+HOLDS = """
+def settings():
+    return {"interval": "1m"}
+
+def on_kline(kline):
+    set_state("klines", get_state("klines", 0) + 1)
+"""
+WHY = "mm-ghost (accepted) is unknown to the exchange"
+
+
+def settings(folder: Path) -> Path:
+    strategy = folder / "holds.star"
+    strategy.write_text(HOLDS)
+    paper = {
+        "options": {"seed": 42, "kline_seconds": 0.02, "warmup": 100},
+        "pairs": [{"symbol": "BTCUSDT", "strategies": [{"name": "holds", "file": str(strategy)}]}],
+    }
+    api = {"host": "127.0.0.1", "port": 0, "token": TOKEN}
+    return write_settings(folder, exchanges={"paper": paper}, api=api)
+
+
+async def test_a_halt_found_at_start_up_is_acknowledged_over_the_api(tmp_path: Path) -> None:
+    config, host = load(settings(tmp_path))
+    # What a bot that stopped would have left: an order acknowledged by an exchange that has no record of it.
+    with Store(tmp_path / "bot.db") as store:
+        ghost = Order("mm-ghost", "paper", "BTCUSDT", Side.BUY, OrderType.MARKET, Decimal("0.01"))
+        store.save_order(ghost.with_status(OrderStatus.ACCEPTED, venue_order_id="v-ghost"))
+    with trio.fail_after(40):
+        async with running_bot(config, host) as bot:
+            await wait_for(lambda: bot.store.strategy_state("paper", "BTCUSDT", "holds"), "a first kline")
+            async with httpx.AsyncClient(base_url=bot.api_urls[0], timeout=20) as client:
+                report = (await client.get("/api/v1/reconcile", headers=AUTH)).json()["paper"]
+                assert report["last"]["unexplained"] == [WHY] and report["last"]["halted"] is True
+                assert report["halted"]["rule"] == "reconcile" and WHY in report["halted"]["reason"]
+
+                msg = PlaceOrderMsg("paper", "BTCUSDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), "manual")
+                denied: Order = await bot.order_managers["paper"].request(msg, 5)
+                assert denied.status is OrderStatus.REJECTED and "risk rule reconcile" in (denied.error or "")
+
+                assert (await client.post("/api/v1/reconcile/paper/ack")).status_code == 401
+                acked = await client.post("/api/v1/reconcile/paper/ack", headers=AUTH)
+                assert acked.json() == {"exchange": "paper", "acknowledged": True}
+
+                again = await client.post("/api/v1/reconcile/paper", headers=AUTH)
+                assert again.status_code == 200
+                assert (again.json()["unexplained"], again.json()["halted"]) == ([], False)
+                assert (await client.get("/api/v1/reconcile", headers=AUTH)).json()["paper"]["halted"] is None
+                traded: Order = await bot.order_managers["paper"].request(msg, 5)
+                assert traded.status is OrderStatus.FILLED
+
+                twice = await client.post("/api/v1/reconcile/paper/ack", headers=AUTH)
+                assert twice.json() == {"exchange": "paper", "acknowledged": False}
+                unknown = await client.post("/api/v1/reconcile/nowhere", headers=AUTH)
+                assert unknown.status_code == 404 and "nowhere" in unknown.json()["error"]
+            events = await bot.store.list_events(kind="reconcile.acknowledged")
+            assert [(e.exchange, e.data["by"]) for e in events] == [("paper", "api")]
