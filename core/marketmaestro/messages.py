@@ -25,6 +25,7 @@ from marketmaestro.model import (
     OrderBook,
     OrderStatus,
     OrderType,
+    Position,
     Side,
     Ticker,
     TimeInForce,
@@ -297,6 +298,15 @@ class HaltTradingMsg:
     exchange: str
     rule: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TakePositionsMsg:
+    """The exchange's derivative positions: the portfolio takes them as the account's (the exchange wins);
+    answered with the symbols whose quantity changed, ``{symbol: (ours, exchange's)}``."""
+
+    exchange: str
+    positions: tuple[Position, ...]
 
 
 @dataclass(frozen=True, slots=True)

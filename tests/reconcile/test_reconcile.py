@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
 
+import pytest
 import trio
 
 from marketmaestro.exchanges import Exchange
@@ -21,7 +22,7 @@ from marketmaestro.risk import RiskManager
 from marketmaestro.risk.manager import build_rules
 from marketmaestro.runtime.exchange_service import _private
 from marketmaestro.storage import AsyncStore
-from marketmaestro.supervision import Mailbox
+from marketmaestro.supervision import Mailbox, RequestFailed
 from marketmaestro_bybit import BybitExchange
 from marketmaestro_bybit.testing import FakeBybit, running_fake
 from marketmaestro_bybit.testing.kit import TEST_KEY, TEST_SECRET, fake_context
@@ -240,3 +241,41 @@ async def test_an_order_placed_by_hand_is_reported_and_left_alone(store: AsyncSt
             events = await store.list_events(kind="reconcile.foreign_order")
             assert [e.data["client_order_id"] for e in events] == ["by-hand-1"]
             assert await store.get_order("by-hand-1") is None  # not adopted
+
+
+async def test_a_position_opened_by_hand_on_derivatives_is_taken_from_the_exchange(store: AsyncStore) -> None:
+    with trio.fail_after(LIMIT):
+        async with running_fake() as fake:
+            fake.add_account(TEST_KEY, TEST_SECRET, {"USDT": Decimal(100_000)})
+            fake.set_price("BTCUSDT", Decimal(30000), "linear")
+            exchange = BybitExchange(fake_context(fake, store, category="linear"))
+            try:
+                async with service_stack(store, exchange) as stack:
+                    assert (await reconcile(stack, startup=True)).unexplained == []
+                    await exchange.place_order(manual("by-hand-2", Side.BUY, "0.01"))
+
+                    report = await reconcile(stack)
+                    assert report.position_differences == {"BTCUSDT": {"ours": "0", "on_exchange": "0.010"}}
+                    assert report.foreign_fills == [e["execId"] for e in fake.executions(TEST_KEY)]
+                    assert report.unexplained == [] and report.halted is False
+                    position = await stack.position()
+                    assert position.quantity == Decimal("0.01")  # the exchange wins
+                    [event] = await store.list_events(kind="reconcile.position_difference")
+                    assert event.data["explained_by"] == "foreign fills"
+            finally:
+                await exchange.disconnect()
+
+
+async def test_an_exchange_that_does_not_answer_fails_the_reconciliation_not_the_order_manager(
+    store: AsyncStore,
+) -> None:
+    with trio.fail_after(LIMIT):
+        async with spot_stack(store) as (stack, fake):
+            fake.revoke_key(TEST_KEY)
+            with pytest.raises(RequestFailed) as failed:
+                await reconcile(stack)
+            assert "reconciliation of bybit failed" in str(failed.value.__cause__)
+            [event] = await store.list_events(kind="reconcile.failed")
+            assert event.data["error"] == str(failed.value.__cause__)
+            status = await stack.order_manager.mailbox.request(GetStatusMsg(), TIMEOUT)  # still running
+            assert status["halted"] is False

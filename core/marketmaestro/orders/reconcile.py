@@ -30,14 +30,22 @@ from typing import TYPE_CHECKING, Any
 from marketmaestro.config.schema import ReconcileConfig
 from marketmaestro.exchanges import ExchangeError
 from marketmaestro.logs import log_event
-from marketmaestro.messages import GetPositionMsg, HaltTradingMsg, ReconcileMsg, UpdateBalanceMsg
+from marketmaestro.messages import HaltTradingMsg, ReconcileMsg, TakePositionsMsg, UpdateBalanceMsg
 from marketmaestro.model import Fill, Order, OrderStatus, now_ms
 from marketmaestro.portfolio.valuation import balance_changes
+from marketmaestro.supervision import BadRequest
 
 if TYPE_CHECKING:
     from marketmaestro.orders.manager import OrderManager
 
-__all__ = ["ACKNOWLEDGED_EVENT", "COMPLETED_EVENT", "RECONCILE_RULE", "ReconcileReport", "reconcile"]
+__all__ = [
+    "ACKNOWLEDGED_EVENT",
+    "COMPLETED_EVENT",
+    "RECONCILE_RULE",
+    "ReconcileFailed",
+    "ReconcileReport",
+    "reconcile",
+]
 
 COMPLETED_EVENT = "reconcile.completed"
 ACKNOWLEDGED_EVENT = "reconcile.acknowledged"
@@ -90,6 +98,7 @@ class _Run:
         self.report = ReconcileReport(self.exchange, msg.startup)
         self.lookback_ms = int(config.lookback * 1000)
         self.acknowledged: set[str] = set()
+        self.foreign: list[Fill] = []
 
     async def event(self, kind: str, data: dict[str, Any], *, symbol: str | None = None) -> None:
         log_event(kind, level="warning", exchange=self.exchange, **data)
@@ -322,7 +331,7 @@ class _Run:
         balances but not yet here) makes the comparison meaningless, so it waits for the next run."""
         recorded = len(self.report.fills)
         balances = tuple(await self.adapter.balances())
-        foreign = await self._fills(since)
+        foreign = self.foreign = await self._fills(since)
         if len(self.report.fills) > recorded:
             log_event("reconcile.balances_deferred", exchange=self.exchange)
             return
@@ -338,6 +347,7 @@ class _Run:
             if instrument is not None:
                 for asset, change in balance_changes(fill, instrument).items():
                     explained[asset] = explained.get(asset, Decimal(0)) + change
+        derivatives = self.capabilities.get("derivatives", False)
         for asset, difference in differences.items():
             left = Decimal(difference["difference"]) - explained.get(asset, Decimal(0))
             data = {
@@ -348,6 +358,9 @@ class _Run:
             }
             if left == 0:
                 await self.event("reconcile.balance_difference", {**data, "explained_by": "foreign fills"})
+            elif derivatives:
+                # Margin moves with funding, fees and P&L that no fill states: the positions are checked.
+                await self.event("reconcile.balance_difference", {**data, "explained_by": "margin account"})
             else:
                 await self.unexplained(
                     "reconcile.balance_difference",
@@ -356,26 +369,45 @@ class _Run:
                 )
 
     async def _positions(self) -> None:
+        """Derivatives: the exchange's positions become the account's; each difference is unexplained (our
+        fills should have made the same position)."""
         if not self.capabilities.get("derivatives", False):
             return
-        theirs = {p.symbol: p.quantity for p in await self.adapter.positions()}
-        for symbol in sorted(set(theirs) | set(self.manager.instruments)):
-            ours = await self.manager.portfolio.request(
-                GetPositionMsg(self.exchange, symbol), self.manager.request_timeout
-            )
-            exchange_quantity = theirs.get(symbol, Decimal(0))
-            if ours.quantity == exchange_quantity:
-                continue
-            difference = {"ours": str(ours.quantity), "on_exchange": str(exchange_quantity)}
+        positions = tuple(await self.adapter.positions())
+        changed: dict[str, tuple[Decimal, Decimal]] = await self.manager.portfolio.request(
+            TakePositionsMsg(self.exchange, positions), self.manager.request_timeout
+        )
+        for symbol, (ours, theirs) in changed.items():
+            difference = {"ours": str(ours), "on_exchange": str(theirs)}
             self.report.position_differences[symbol] = difference
+            foreign = sum((f.side.sign * f.quantity for f in self.foreign if f.symbol == symbol), Decimal(0))
+            if foreign and theirs - ours == foreign:
+                data = {"symbol": symbol, **difference, "explained_by": "foreign fills"}
+                await self.event("reconcile.position_difference", data, symbol=symbol)
+                continue
             await self.unexplained(
                 "reconcile.position_difference",
                 {"symbol": symbol, **difference},
-                f"{symbol} position: {exchange_quantity} on the exchange, {ours.quantity} by our fills",
+                f"{symbol} position: {theirs} on the exchange, {ours} by our fills",
                 symbol=symbol,
             )
 
 
+class ReconcileFailed(BadRequest):
+    """The exchange did not answer a reconciliation's questions; nothing was concluded from the silence."""
+
+
 async def reconcile(manager: OrderManager, config: ReconcileConfig, msg: ReconcileMsg) -> ReconcileReport:
-    """Reconcile ``manager``'s exchange (see the module docstring); the report of what was found."""
-    return await _Run(manager, config, msg).run()
+    """Reconcile ``manager``'s exchange (see the module docstring); the report of what was found.
+
+    :class:`ReconcileFailed` (recorded as ``reconcile.failed``) when the exchange cannot be asked: the
+    order manager keeps running, and the caller decides (the start-up one fails the exchange's start)."""
+    try:
+        return await _Run(manager, config, msg).run()
+    except ExchangeError as exc:
+        error = f"reconciliation of {manager.exchange} failed: {type(exc).__name__}: {exc}"
+        log_event("reconcile.failed", level="error", error=error)
+        await manager.store.add_event(
+            "reconcile.failed", exchange=manager.exchange, component="reconcile", data={"error": error}
+        )
+        raise ReconcileFailed(error) from exc

@@ -12,6 +12,7 @@ balances are stored after each change and loaded again on start, so a restart co
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from marketmaestro.messages import (
     OrderBookDataMsg,
     OrderFilledMsg,
     SnapshotEquityMsg,
+    TakePositionsMsg,
     TickerDataMsg,
     UpdateBalanceMsg,
 )
@@ -111,6 +113,8 @@ class Portfolio(Component):
                 await self._apply(fill)
             case UpdateBalanceMsg(exchange=exchange, balances=balances):
                 return await self._take_balances(exchange, balances)
+            case TakePositionsMsg(positions=positions):
+                return await self._take_positions(positions)
             case GetPositionMsg(symbol=symbol, strategy=strategy):
                 return self.position(symbol, strategy)
             case GetBalancesMsg():
@@ -186,6 +190,25 @@ class Portfolio(Component):
         self.expected = reported
         await self.store.save_balances(exchange, balances, replace=True)
         return differences
+
+    async def _take_positions(self, positions: tuple[Position, ...]) -> dict[str, tuple[Decimal, Decimal]]:
+        """The exchange's derivative positions become the account's (per-strategy positions stay as their
+        fills made them); the symbols that changed, with our quantity and the exchange's."""
+        theirs = {p.symbol: p for p in positions}
+        symbols = set(theirs) | {symbol for symbol, strategy in self.positions if strategy == ""}
+        changed = {}
+        for symbol in sorted(symbols):
+            ours = self.position(symbol)
+            exchange = theirs.get(symbol)
+            quantity = exchange.quantity if exchange is not None else Decimal(0)
+            if quantity == ours.quantity:
+                continue
+            changed[symbol] = (ours.quantity, quantity)
+            average = exchange.average_price if exchange is not None and quantity else ours.average_price
+            updated = replace(ours, quantity=quantity, average_price=average)
+            self.positions[(symbol, "")] = updated
+            await self.store.save_position(updated)
+        return changed
 
     async def _snapshot(self) -> tuple[EquitySnapshot, ...]:
         current = self.report()
