@@ -15,30 +15,11 @@ from marketmaestro.messages import PlaceOrderMsg
 from marketmaestro.model import Order, OrderStatus, OrderType, Side
 from marketmaestro.storage import Store
 from tests.conftest import REPO
+from tests.orders.test_api import AUTH, TOKEN, settings
 from tests.rebalance.test_docs import curl
-from tests.runtime.conftest import load, running_bot, wait_for, write_settings
+from tests.runtime.conftest import load, running_bot, wait_for
 
-TOKEN = "reconcile-api-token-4e2a"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-HOLDS = """
-def settings():
-    return {"interval": "1m"}
-
-def on_kline(kline):
-    set_state("klines", get_state("klines", 0) + 1)
-"""
 WHY = "mm-ghost (accepted) is unknown to the exchange"
-
-
-def settings(folder: Path) -> Path:
-    strategy = folder / "holds.star"
-    strategy.write_text(HOLDS)
-    paper = {
-        "options": {"seed": 42, "kline_seconds": 0.02, "warmup": 100},
-        "pairs": [{"symbol": "BTCUSDT", "strategies": [{"name": "holds", "file": str(strategy)}]}],
-    }
-    api = {"host": "127.0.0.1", "port": 0, "token": TOKEN}
-    return write_settings(folder, exchanges={"paper": paper}, api=api)
 
 
 def answers(output: str) -> list[Any]:
