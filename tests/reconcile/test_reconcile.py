@@ -279,3 +279,36 @@ async def test_an_exchange_that_does_not_answer_fails_the_reconciliation_not_the
             assert event.data["error"] == str(failed.value.__cause__)
             status = await stack.order_manager.mailbox.request(GetStatusMsg(), TIMEOUT)  # still running
             assert status["halted"] is False
+
+
+class NoFillsHistory(BybitExchange):
+    """A venue that cannot list past executions: fills come only with answers and on the private stream."""
+
+    capabilities = {**BybitExchange.capabilities, "fills_history": False}
+
+
+async def test_without_fills_history_a_fill_not_heard_yet_halts_only_at_start_up(store: AsyncStore) -> None:
+    with trio.fail_after(LIMIT):
+        async with running_fake() as fake:
+            fake.add_account(TEST_KEY, TEST_SECRET, {"USDT": Decimal(100_000)})
+            fake.set_price("BTCUSDT", Decimal(30000))
+            exchange = NoFillsHistory(fake_context(fake, store))
+            try:
+                async with service_stack(store, exchange) as stack:
+                    await see(stack, "30000")
+                    order = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="29000")
+                    fake.set_price("BTCUSDT", Decimal(28900))  # filled; the stream would tell, in time
+
+                    periodic = await reconcile(stack)
+                    assert (periodic.unexplained, periodic.halted) == ([], False)
+                    [event] = await store.list_events(kind="reconcile.fills_missing")
+                    assert event.data["explained_by"] == "private stream"
+                    assert (await current(store, order)).status is OrderStatus.ACCEPTED  # no fill, no guess
+
+                    at_start = await reconcile(stack, startup=True)  # nothing will come after a restart
+                    assert at_start.halted is True
+                    assert at_start.unexplained == [
+                        f"{order.client_order_id} filled 0.010000 on the exchange, 0 in fills we could fetch"
+                    ]
+            finally:
+                await exchange.disconnect()

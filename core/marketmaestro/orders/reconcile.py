@@ -202,17 +202,22 @@ class _Run:
         current = await self.manager._apply_exchange_status(current, venue)
         current = await self.manager._latest(current)
         if current.filled_quantity < venue.filled_quantity:
-            await self.unexplained(
-                "reconcile.fills_missing",
-                {
-                    "client_order_id": order.client_order_id,
-                    "filled_here": str(current.filled_quantity),
-                    "filled_on_exchange": str(venue.filled_quantity),
-                },
-                f"{order.client_order_id} filled {venue.filled_quantity} on the exchange, "
-                f"{current.filled_quantity} in fills we could fetch",
-                symbol=order.symbol,
-            )
+            data = {
+                "client_order_id": order.client_order_id,
+                "filled_here": str(current.filled_quantity),
+                "filled_on_exchange": str(venue.filled_quantity),
+            }
+            if not self.capabilities.get("fills_history", False) and not self.report.startup:
+                # No fills to ask for: the private stream's, maybe waiting behind this run, will come.
+                await self.event("reconcile.fills_missing", {**data, "explained_by": "private stream"})
+            else:
+                await self.unexplained(
+                    "reconcile.fills_missing",
+                    data,
+                    f"{order.client_order_id} filled {venue.filled_quantity} on the exchange, "
+                    f"{current.filled_quantity} in fills we could fetch",
+                    symbol=order.symbol,
+                )
         if (current.status, current.filled_quantity) != (before.status, before.filled_quantity):
             self.report.resolved.append(order.client_order_id)
             await self.event(
