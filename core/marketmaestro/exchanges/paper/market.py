@@ -7,7 +7,8 @@ paper exchange (``exchange.py``) does not care which one it trades against.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,8 +38,40 @@ FEED_BUFFER = 1024
 """Messages of the feed waiting to be looked at; the feed waits when they pile up (backpressure)."""
 
 
+@dataclass(frozen=True)
+class Reach:
+    """How far the market of ``symbol`` went, for resting limit orders: a buy limit at or above ``low``
+    fills, at ``buy_open`` when that is below its limit (the market gapped through it); a sell limit at or
+    below ``high`` fills, at ``sell_open`` when that is above its limit. A kline reaches its low and high
+    from its open; a book or ticker reaches its ask (for buys) and bid (for sells); a trade its price."""
+
+    symbol: str
+    low: float | None
+    buy_open: float | None
+    high: float | None
+    sell_open: float | None
+
+    @classmethod
+    def of_kline(cls, kline: Kline) -> Reach:
+        return cls(kline.symbol, kline.low, kline.open, kline.high, kline.open)
+
+    @classmethod
+    def of_quote(cls, symbol: str, bid: float | None, ask: float | None) -> Reach:
+        return cls(symbol, ask, ask, bid, bid)
+
+
+Listener = Callable[[Reach], Awaitable[None]]
+"""What a market calls with each move it sees (the paper account matching its resting orders)."""
+
+
+async def _ignore(reach: Reach) -> None:
+    return None
+
+
 class PaperMarket(Protocol):
-    """A market the paper account trades against."""
+    """A market the paper account trades against. ``listener`` is called with every move it streams."""
+
+    listener: Listener
 
     async def connect(self, pairs: set[str]) -> dict[str, Instrument]:
         """Get ready; the instruments. ``FatalExchangeError`` when a configured pair is not on offer."""
@@ -85,6 +118,7 @@ class SimulatedMarket:
     def __init__(self, name: str, options: PaperOptions, config_dir: Path) -> None:
         self.name = name
         self.options = options
+        self.listener: Listener = _ignore
         self._books: dict[str, OrderBook] = {}
         self._history: dict[str, list[Kline]] = {}
         self._sim = self._build(config_dir)
@@ -190,6 +224,7 @@ class SimulatedMarket:
             for kline in self._sim.step():
                 book = self._sim.orderbook(kline.symbol)
                 self._books[kline.symbol] = book
+                await self.listener(Reach.of_kline(kline))
                 for (symbol, interval), factor in factors.items():
                     if symbol != kline.symbol:
                         continue
@@ -235,6 +270,7 @@ class FeedMarket:
     def __init__(self, name: str, feed: Exchange) -> None:
         self.name = name
         self.feed = feed
+        self.listener: Listener = _ignore
         self._quotes: dict[str, tuple[float | None, float | None]] = {}
         self._closes: dict[str, float] = {}
 
@@ -275,7 +311,9 @@ class FeedMarket:
             await nursery.start(self._run_feed, asked, feed_send)
             task_status.started()
             async for msg in feed_receive:
-                self._note(msg)
+                reach = self._note(msg)
+                if reach is not None:
+                    await self.listener(reach)
                 if _subscribed(msg, subscription):
                     await send.send(replace(msg, exchange=self.name))
 
@@ -290,15 +328,21 @@ class FeedMarket:
         # A stream only ends by failing; one that returns would leave the paper exchange without prices.
         raise ConnectionError(f"the market data stream of feed {self.feed.name!r} ended")
 
-    def _note(self, msg: MarketDataMsg) -> None:
-        """Keep the latest prices of ``msg``'s symbol for fills."""
+    def _note(self, msg: MarketDataMsg) -> Reach | None:
+        """Keep the latest prices of ``msg``'s symbol for fills; how far ``msg`` says the market went."""
         match msg:
             case OrderBookDataMsg(orderbook=book):
                 self._quotes[book.symbol] = (book.best_bid, book.best_ask)
+                return Reach.of_quote(book.symbol, book.best_bid, book.best_ask)
             case TickerDataMsg(ticker=ticker):
                 self._quotes[ticker.symbol] = (ticker.bid, ticker.ask)
+                return Reach.of_quote(ticker.symbol, ticker.bid, ticker.ask)
             case KlineDataMsg(kline=kline):
                 self._closes[kline.symbol] = kline.close
+                return Reach.of_kline(kline)
+            case TradeDataMsg(trade=trade):
+                return Reach.of_quote(trade.symbol, float(trade.price), float(trade.price))
+        return None
 
     async def price(self, symbol: str, side: Side) -> float | None:
         bid, ask = self._quotes.get(symbol, (None, None))
