@@ -13,6 +13,7 @@ involved), so a component's log action names them without knowing the message ty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -340,6 +341,18 @@ class OrderFilledMsg(_AboutOrder):
 
     fill: Fill
     order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class FollowOrdersMsg:
+    """A strategy runner asks the order manager for the news of its orders: every ``OrderUpdatedMsg`` and
+    ``OrderFilledMsg`` of an order of ``strategy`` on ``symbol`` is handed to ``deliver`` (which must not
+    block), in the order the manager announces them. A later message for the same pair replaces it."""
+
+    exchange: str
+    symbol: str
+    strategy: str
+    deliver: Callable[[OrderUpdatedMsg | OrderFilledMsg], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,12 +54,14 @@ async def test_orders_and_fills_are_reported_back_to_the_strategy(
             after = await h.feed(runner, 20010.0)
             assert after["errors"] == 0
     state = await store.strategy_state("paper", runner.symbol, "probe")
-    assert state["orders"] == 2 and state["fills"] == 1
     lines = [m["message"] for m in logged(log_messages, "strategy.log")]
-    # Each order in turn: its on_order, then its fills.
-    assert lines[0].startswith("order filled 0.001")
-    assert lines[1].startswith("fill 0.001 ") and lines[1].endswith(" USDT")
-    assert lines[2].startswith("order rejected 5000.0") and "insufficient balance" in lines[2]
+    # Each status change of each order in turn (from the order manager), a fill right after its order's.
+    statuses = [line.split()[1] for line in lines if line.startswith("order ")]
+    assert statuses == ["created", "submitted", "filled", "created", "submitted", "rejected"]
+    assert state["orders"] == 6 and state["fills"] == 1
+    assert lines[2].startswith("order filled 0.001")
+    assert lines[3].startswith("fill 0.001 ") and lines[3].endswith(" USDT")
+    assert lines[6].startswith("order rejected 5000.0") and "insufficient balance" in lines[6]
 
 
 async def test_an_endless_cascade_of_orders_is_cut_and_reported(

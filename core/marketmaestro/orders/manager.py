@@ -45,6 +45,7 @@ from marketmaestro.messages import (
     CancelAllOrdersMsg,
     CancelOrderMsg,
     CancelOrdersMsg,
+    FollowOrdersMsg,
     GetPositionMsg,
     GetStatusMsg,
     KlineDataMsg,
@@ -114,6 +115,8 @@ class OrderManager(Component):
         self.halted = False
         """Set by the kill switch: new orders are rejected until the order manager restarts."""
         self.reconcile_config = reconcile or ReconcileConfig()
+        self.followers: dict[tuple[str, str], Callable[[OrderUpdatedMsg | OrderFilledMsg], None]] = {}
+        """Where the news of a strategy's orders go, by (symbol, strategy): its runner."""
 
     @property
     def capabilities(self) -> dict[str, bool]:
@@ -185,6 +188,9 @@ class OrderManager(Component):
             case ReconcileMsg():
                 self._check_exchange(msg.exchange)
                 return await reconcile.reconcile(self, self.reconcile_config, msg)
+            case FollowOrdersMsg():
+                self._check_exchange(msg.exchange)
+                self.followers[(msg.symbol, msg.strategy)] = msg.deliver
             case GetStatusMsg():
                 return {"orders": dict(self.counts), "emulated": len(self.watching), "halted": self.halted}
             case _:
@@ -259,8 +265,18 @@ class OrderManager(Component):
             emulated=order.emulated,
             error=order.error,
         )
-        if kind == f"order.{order.status.value}":
-            await self.plugins.notify("on_order_updated", event=OrderUpdatedMsg(order, previous))
+        if kind in (f"order.{order.status.value}", "order.amended"):
+            event = OrderUpdatedMsg(order, previous)
+            self._tell_strategy(event)
+            if kind != "order.amended":
+                await self.plugins.notify("on_order_updated", event=event)
+
+    def _tell_strategy(self, event: OrderUpdatedMsg | OrderFilledMsg) -> None:
+        """Hand the news of an order to the runner of the strategy it belongs to (none for orders without
+        a strategy: rebalancing, the API's)."""
+        deliver = self.followers.get((event.order.symbol, event.order.strategy))
+        if deliver is not None:
+            deliver(event)
 
     def _remember(self, order: Order) -> Order:
         """Keep ``watching`` in step with the stored state of ``order``."""
@@ -578,6 +594,7 @@ class OrderManager(Component):
         await self._announce(after, order.status, kind="order.late_fill" if order.status.is_final else None)
         event = OrderFilledMsg(fill, after)
         await self.portfolio.send(event)
+        self._tell_strategy(event)
         log_event(
             "order.fill",
             fill_id=fill.fill_id,

@@ -175,6 +175,8 @@ async def _run_subtree(
         # Before any strategy trades: the stored orders, fills, balances and positions against the
         # exchange's (the exchange is the truth for balances: the portfolio starts from what it reports).
         reconcile = bot.config.reconcile
+        for runner in runners:  # the news of their orders (fills reconciliation records too) wait for them
+            await boxes["order_manager"].send(runner.follow_orders())
         await boxes["order_manager"].request(ReconcileMsg(name, startup=True), reconcile.timeout)
         await nursery.start(_run_strategies, bot, runners)
         rebalancers = _rebalancers(bot, name, prefix, adapter, instruments, boxes)

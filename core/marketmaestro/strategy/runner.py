@@ -22,7 +22,9 @@ new configuration in a new worker and swaps to it with the state, as an edit of 
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,11 +34,14 @@ from marketmaestro.logs import log_event
 from marketmaestro.messages import (
     CancelOrdersMsg,
     DeclareSettingsMsg,
+    FollowOrdersMsg,
     GetBalancesMsg,
     GetPositionMsg,
     GetStatusMsg,
     KlineDataMsg,
     OrderBookDataMsg,
+    OrderFilledMsg,
+    OrderUpdatedMsg,
     PlaceOrderMsg,
     SettingChangedMsg,
     TickerDataMsg,
@@ -76,6 +81,7 @@ if TYPE_CHECKING:
 
 STOP_TIMEOUT = 2.0
 MAX_ORDER_EVENT_ROUNDS = 10
+ORDER_CALLBACKS = ("on_order", "on_fill")
 Mode = Literal["running", "restarting", "paused", "disabled", "stopped"]
 
 
@@ -138,7 +144,32 @@ class StrategyRunner(Component):
         self._synced = 0  # ... of which the current worker has
         self._stopping = False
         self._warned_missing = False
-        self._order_events: list[Order] = []
+        # The news of the strategy's orders, from the order manager (``FollowOrdersMsg``): unbounded, so the
+        # manager never waits for a runner that is waiting for it; read by this runner's own task only.
+        self._news_send, self._news_receive = trio.open_memory_channel[OrderUpdatedMsg | OrderFilledMsg](
+            math.inf
+        )
+        self._news_pinged = False  # an _OrderNews is in the mailbox
+        self._delivering = False
+        self._chained = 0  # orders placed from on_order/on_fill since the last other callback
+        self._chain_cut = False
+
+    def follow_orders(self) -> FollowOrdersMsg:
+        """The message that has the order manager send this runner the news of its strategy's orders."""
+        assert self.exchange is not None
+        return FollowOrdersMsg(self.exchange, self.symbol, self.name, self._order_news)
+
+    def _order_news(self, event: OrderUpdatedMsg | OrderFilledMsg) -> None:
+        """Called by the order manager (never blocks): keep the news and wake the runner."""
+        if self.load_error is not None:
+            return  # the file never loaded: no callback will ever hear it
+        self._news_send.send_nowait(event)
+        if not self._news_pinged:
+            try:
+                self.mailbox.send_nowait(_OrderNews())
+                self._news_pinged = True
+            except trio.WouldBlock:
+                pass  # the mailbox is full: the news are read before the next message is handled
 
     @property
     def name(self) -> str:
@@ -264,6 +295,7 @@ class StrategyRunner(Component):
     async def on_start(self) -> None:
         worker = self.worker
         assert self.exchange is not None and worker is not None
+        await self.orders.send(self.follow_orders())
         if not self.history:
             for kline in await self.adapter.klines(self.symbol, self.interval, self.history.maxlen or 0):
                 self._remember(kline)
@@ -295,7 +327,11 @@ class StrategyRunner(Component):
     # --- data ---------------------------------------------------------------------------------------------
 
     async def handle(self, msg: Any) -> Any:
+        # News of the strategy's orders first: they happened before this message was handled.
+        await self._deliver_order_news()
         match msg:
+            case _OrderNews():
+                pass
             case KlineDataMsg(kline=kline) if kline.symbol == self.symbol and kline.interval == self.interval:
                 self._remember(kline)
                 if self.wants("on_kline"):
@@ -345,6 +381,8 @@ class StrategyRunner(Component):
         assert self.exchange is not None
         if self.mode != "running":
             return
+        if callback not in ORDER_CALLBACKS:
+            self._chained, self._chain_cut = 0, False
         position = await self.portfolio.request(
             GetPositionMsg(self.exchange, self.symbol, self.name), self.request_timeout
         )
@@ -395,9 +433,13 @@ class StrategyRunner(Component):
             return
         self.consecutive_errors = 0
         for signal in signals:
+            if callback in ORDER_CALLBACKS:
+                if self._chained >= MAX_ORDER_EVENT_ROUNDS:
+                    self._cut_chain()
+                    break
+                self._chained += 1
             await self._act(signal, position)
-        if callback not in ("on_order", "on_fill"):
-            await self._deliver_order_events()
+        await self._deliver_order_news()
 
     async def _flush(self, answer: CallAnswer) -> None:
         """Emit what the callback logged and store the state it changed."""
@@ -689,8 +731,6 @@ class StrategyRunner(Component):
             status=order.status.value,
             error=order.error,
         )
-        if self.wants("on_order") or self.wants("on_fill"):
-            self._order_events.append(order)
 
     async def _open_orders(self) -> tuple[dict[str, Any], ...]:
         # Imported here: the order manager brings the database layer, which worker processes do not need.
@@ -719,35 +759,55 @@ class StrategyRunner(Component):
                 "strategy.order_failed", level="error", strategy=self.name, symbol=self.symbol, error=str(exc)
             )
             return
-        if self.wants("on_order"):
-            self._order_events.extend(orders)
+        log_event(
+            "strategy.cancelled",
+            strategy=self.name,
+            symbol=self.symbol,
+            orders=[o.client_order_id for o in orders],
+        )
 
-    async def _deliver_order_events(self) -> None:
-        """Tell the strategy what became of its orders (``on_order``) and their fills (``on_fill``).
+    async def _deliver_order_news(self) -> None:
+        """Tell the strategy what became of its orders (``on_order``) and their fills (``on_fill``), in the
+        order the order manager announced them.
 
-        Runs after the callback that placed them, in rounds: orders placed from ``on_order``/``on_fill`` are
-        delivered in the next round, up to ``MAX_ORDER_EVENT_ROUNDS`` (a strategy that answers every order
-        with another order must not keep its runner busy forever).
+        Runs before each message and after each callback (so the news of the orders a callback placed come
+        right after it); not nested: news of orders placed from ``on_order``/``on_fill`` wait for the loop.
         """
-        for _ in range(MAX_ORDER_EVENT_ROUNDS):
-            if not self._order_events:
-                return
-            events, self._order_events = self._order_events, []
-            for order in events:
-                if self.wants("on_order"):
-                    await self._invoke("on_order", order_dict(order))
-                if self.wants("on_fill") and order.filled_quantity > 0:
-                    fills = await self.store.list_fills(client_order_id=order.client_order_id)
-                    for fill in reversed(fills):  # oldest first
-                        await self._invoke("on_fill", fill_dict(fill))
-        if self._order_events:
-            self.errors += 1
-            log_event(
-                "strategy.error",
-                level="error",
-                strategy=self.name,
-                symbol=self.symbol,
-                error=f"{self.spec.file.name}: orders placed from on_order/on_fill more than "
-                f"{MAX_ORDER_EVENT_ROUNDS} rounds deep; the rest are not delivered",
-            )
-            self._order_events.clear()
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while True:
+                try:
+                    event = self._news_receive.receive_nowait()
+                except trio.WouldBlock:
+                    self._news_pinged = False
+                    return
+                if isinstance(event, OrderUpdatedMsg):
+                    if self.wants("on_order"):
+                        await self._invoke("on_order", order_dict(event.order))
+                elif self.wants("on_fill"):
+                    await self._invoke("on_fill", fill_dict(event.fill))
+        finally:
+            self._delivering = False
+
+    def _cut_chain(self) -> None:
+        """A strategy answering every order with another must not keep its runner (and the exchange) busy:
+        after ``MAX_ORDER_EVENT_ROUNDS`` orders from ``on_order``/``on_fill`` the rest are not placed."""
+        if self._chain_cut:
+            return
+        self._chain_cut = True
+        self.errors += 1
+        log_event(
+            "strategy.error",
+            level="error",
+            strategy=self.name,
+            symbol=self.symbol,
+            error=f"{self.spec.file.name}: orders placed from on_order/on_fill more than "
+            f"{MAX_ORDER_EVENT_ROUNDS} rounds deep since the last market data; the rest are not placed",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderNews:
+    """Wakes the runner: the order manager left news of the strategy's orders."""
