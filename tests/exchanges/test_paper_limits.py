@@ -204,3 +204,15 @@ async def test_a_limit_off_the_tick_is_rejected(store: AsyncStore, tmp_path: Pat
         with pytest.raises(OrderRejected, match="tick"):
             await exchange.place_order(limit(Side.BUY, "0.1", "19000.2"))
         assert await exchange.open_orders() == []
+
+
+async def test_limit_orders_false_makes_a_market_only_venue(store: AsyncStore, tmp_path: Path) -> None:
+    with trio.fail_after(BOUND):
+        exchange, _ = known_book_paper(store, tmp_path, limit_orders=False)
+        assert not any(
+            exchange.capabilities[c] for c in ("limit_orders", "time_in_force", "post_only", "amend")
+        )
+        await exchange.connect()
+        with pytest.raises(OrderRejected, match="fills market orders only"):
+            await exchange.place_order(limit(Side.BUY, "0.1", "19000"))
+        assert await exchange.open_orders() == []

@@ -52,8 +52,9 @@ async def test_every_signal_on_the_page_places_its_order(store: AsyncStore, tmp_
         )
     )
     file = write_strategy(tmp_path, source)
+    # A market-only paper venue, so the page's emulated orders (and post-only's refusal) are what runs.
     paper, warmup = known_book_paper(
-        store, tmp_path, balances={"USDT": Decimal("100000"), "BTC": Decimal("1")}
+        store, tmp_path, balances={"USDT": Decimal("100000"), "BTC": Decimal("1")}, limit_orders=False
     )
     with trio.fail_after(30):
         async with trading_stack(store, paper, price=warmup[-1]) as stack:

@@ -107,7 +107,9 @@ async def test_an_emulated_limit_waits_for_its_price_and_ioc_fok_never_rest(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(10):
-        async with paper_stack(store, tmp_path) as stack:
+        async with paper_stack(
+            store, tmp_path, limit_orders=False
+        ) as stack:  # a market-only paper venue: limits are emulated
             limit = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19800")
             assert (limit.status, limit.emulated) == (OrderStatus.ACCEPTED, True)
             await see(stack, "19850")
@@ -128,7 +130,9 @@ async def test_an_emulated_limit_waits_for_its_price_and_ioc_fok_never_rest(
 
 async def test_a_stop_limit_triggers_then_waits_for_its_limit(store: AsyncStore, tmp_path: Path) -> None:
     with trio.fail_after(10):
-        async with paper_stack(store, tmp_path, **WITH_BTC) as stack:
+        async with paper_stack(
+            store, tmp_path, limit_orders=False, **WITH_BTC
+        ) as stack:  # a market-only paper venue: limits are emulated
             order = await place(
                 stack, Side.SELL, "0.01", OrderType.STOP_LIMIT, stop_price="19500", price="19600"
             )
@@ -143,7 +147,9 @@ async def test_post_only_cannot_be_emulated_and_is_rejected_with_the_reason(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(10):
-        async with paper_stack(store, tmp_path) as stack:
+        async with paper_stack(
+            store, tmp_path, limit_orders=False
+        ) as stack:  # a market-only paper venue: limits are emulated
             order = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19000", post_only=True)
             assert order.status is OrderStatus.REJECTED
             assert order.error is not None and order.error.startswith("post_only:")

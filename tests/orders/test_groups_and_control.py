@@ -19,6 +19,12 @@ from tests.strategy.test_signal_actions import RestingLimitPaper
 from tests.trading.conftest import TIMEOUT
 
 
+class RestingNoAmendPaper(RestingLimitPaper):
+    """Resting limit orders on a venue that cannot amend them (the paper exchange itself can)."""
+
+    capabilities = {**RestingLimitPaper.capabilities, "amend": False}
+
+
 async def test_an_oco_fills_one_leg_and_cancels_the_other(store: AsyncStore, tmp_path: Path) -> None:
     with trio.fail_after(10):
         async with paper_stack(store, tmp_path) as stack:
@@ -74,7 +80,9 @@ async def test_a_bracket_whose_entry_is_cancelled_cancels_its_pending_exits(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(10):
-        async with paper_stack(store, tmp_path) as stack:
+        async with paper_stack(
+            store, tmp_path, limit_orders=False
+        ) as stack:  # a market-only paper venue: limits are emulated
             entry = await place(
                 stack,
                 Side.BUY,
@@ -144,7 +152,9 @@ async def test_amending_an_emulated_order_is_local_and_keeps_its_id(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(10):
-        async with paper_stack(store, tmp_path) as stack:
+        async with paper_stack(
+            store, tmp_path, limit_orders=False
+        ) as stack:  # a market-only paper venue: limits are emulated
             limit = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19000")
             amended = await stack.order_manager.mailbox.request(
                 AmendOrderMsg(stack.name, limit.client_order_id, price=Decimal("19500.2")), TIMEOUT
@@ -163,7 +173,7 @@ async def test_amending_on_an_exchange_without_amend_cancels_and_replaces(
     store: AsyncStore, tmp_path: Path
 ) -> None:
     with trio.fail_after(10):
-        async with venue_stack(store, tmp_path, RestingLimitPaper) as stack:
+        async with venue_stack(store, tmp_path, RestingNoAmendPaper) as stack:
             exchange = stack.exchange
             assert isinstance(exchange, RestingLimitPaper)
             limit = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="19000")

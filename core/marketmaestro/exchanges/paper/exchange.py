@@ -54,6 +54,9 @@ from marketmaestro.model import (
     now_ms,
 )
 
+LIMIT_CAPABILITIES = ("limit_orders", "time_in_force", "post_only", "amend")
+"""What the paper exchange no longer declares with ``options.limit_orders: false``."""
+
 PRIVATE_BUFFER = 10_000
 """Account events a private stream may fall behind by before it is ended with a ``RetryableError``."""
 
@@ -108,6 +111,8 @@ class PaperExchange(Exchange):
         # Public trades come only from a feed that has them: the simulator makes klines, not a tape.
         public_trades = feed is not None and feed.capabilities.get("public_trades", False)
         self.capabilities = {**type(self).capabilities, "public_trades": public_trades}
+        if not options.limit_orders:
+            self.capabilities.update(dict.fromkeys(LIMIT_CAPABILITIES, False))
         self.market: PaperMarket = (
             FeedMarket(self.name, feed)
             if feed is not None
@@ -214,6 +219,11 @@ class PaperExchange(Exchange):
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
             raise OrderRejected(f"unknown symbol {order.symbol!r} on {self.name}")
+        if order.type is OrderType.LIMIT and not self.capabilities["limit_orders"]:
+            raise OrderRejected(
+                f"the paper exchange {self.name!r} fills market orders only (options.limit_orders is false), "
+                "not limit orders"
+            )
         if order.type not in (OrderType.MARKET, OrderType.LIMIT):
             raise OrderRejected(
                 f"the paper exchange takes market and limit orders only, not {order.type.value} orders"
@@ -378,6 +388,8 @@ class PaperExchange(Exchange):
         self, order: Order, *, quantity: Decimal | None = None, price: Decimal | None = None
     ) -> Order:
         """Change a resting limit order's quantity and/or price; one that now crosses the market fills."""
+        if not self.capabilities["amend"]:
+            return await super().amend_order(order, quantity=quantity, price=price)
         async with self._lock:
             resting = self._open.get(order.client_order_id)
             if resting is None:

@@ -58,6 +58,9 @@ class PaperOptions(BaseModel):
     """The paper account's balances when it is first created; later runs continue from the stored ones."""
     fee_rate: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
     """Fee per fill as a fraction of its notional, charged in the quote currency."""
+    limit_orders: bool = True
+    """Whether the venue takes limit orders (resting, time in force, post-only, amend). ``false`` makes it
+    a market-only venue, on which the order manager emulates limit orders as on an exchange without them."""
     tick_size: Decimal = Field(Decimal("0.01"), gt=0)
     step_size: Decimal = Field(Decimal("0.000001"), gt=0)
     min_notional: Decimal = Field(Decimal("1"), ge=0)
