@@ -9,12 +9,15 @@ from pathlib import Path
 
 import trio
 
+from marketmaestro.messages import CancelAllOrdersMsg
 from marketmaestro.model import OrderStatus, OrderType, Side
+from marketmaestro.orders.manager import KILL_REASON
 from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import HealthRegistry
 from tests.orders.conftest import place
 from tests.reconcile.test_reconcile import LIMIT, reconcile, spot_stack
 from tests.strategy.conftest import Harness, harness, status, write_strategy
+from tests.trading.conftest import TIMEOUT
 
 NEWS = """
 def settings():
@@ -79,11 +82,33 @@ async def test_a_fill_reconciliation_records_reaches_on_fill(store: AsyncStore, 
         async with spot_stack(store) as (stack, fake):
             runner = await Harness(stack, [], HealthRegistry(), tmp_path).start(file)
             order = await place(stack, Side.BUY, "0.01", OrderType.LIMIT, price="29000", strategy="probe")
-            assert order.status is OrderStatus.ACCEPTED
+            by_hand = await place(stack, Side.BUY, "0.02", OrderType.LIMIT, price="29000", strategy="")
+            assert order.status is by_hand.status is OrderStatus.ACCEPTED
             fake.set_price("BTCUSDT", Decimal(28900))  # it fills; no private stream tells the bot
             report = await reconcile(stack)
-            assert report.resolved == [order.client_order_id]
+            assert sorted(report.resolved) == sorted([order.client_order_id, by_hand.client_order_id])
             assert (await status(runner))["errors"] == 0
     state = await store.strategy_state("bybit", "BTCUSDT", "probe")
+    # The order without a strategy (an API order) reaches no strategy.
     assert state["fills"].split() == [f"{order.client_order_id}:0.01"]
     assert state["orders"].split()[-1] == "entry:filled"
+
+
+async def test_the_kill_switch_s_cancels_reach_on_order(store: AsyncStore, tmp_path: Path) -> None:
+    file = write_strategy(
+        tmp_path,
+        NEWS.replace(
+            '{"action": "buy", "quantity": 0.001, "stop_loss": 19000.0, "take_profit": 20100.0}',
+            '{"action": "buy", "quantity": 0.001, "type": "stop_market", "stop_price": 25000.0}',
+        ),
+    )
+    with trio.fail_after(20):
+        async with harness(store, tmp_path) as h:
+            runner = await h.start(file)
+            assert (await h.feed(runner, 20010.0))["errors"] == 0
+            msg = CancelAllOrdersMsg(h.stack.name, reason=KILL_REASON, halt=True)
+            [cancelled] = await h.stack.order_manager.mailbox.request(msg, TIMEOUT)
+            assert cancelled.error == KILL_REASON
+            assert (await status(runner))["errors"] == 0
+    state = await store.strategy_state("paper", runner.symbol, "probe")
+    assert state["orders"].split() == ["entry:created", "entry:accepted", "entry:cancelled"]
