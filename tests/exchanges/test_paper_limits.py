@@ -20,10 +20,12 @@ from marketmaestro.exchanges import (
 from marketmaestro.exchanges.paper import PaperExchange
 from marketmaestro.model import Balance, Order, OrderStatus, OrderType, Side, TimeInForce
 from marketmaestro.storage import AsyncStore
+from tests.conftest import REPO
 from tests.exchanges.conftest import BEST_ASK, BEST_BID, known_book_paper, make_paper, write_klines_csv
 from tests.exchanges.test_paper_exchange import collect
 
 BOUND = 10.0
+PAPER_DOC = REPO / "docs" / "exchanges" / "paper.md"
 KLINES = Subscription(klines=frozenset({("BTCUSDT", "1m")}))
 
 
@@ -120,8 +122,14 @@ async def test_post_only_is_refused_when_it_would_take_and_rests_when_not(
     with trio.fail_after(BOUND):
         exchange, _ = known_book_paper(store, tmp_path)
         await exchange.connect()
-        with pytest.raises(OrderRejected, match="post-only"):
+        with pytest.raises(OrderRejected) as caught:
             await exchange.place_order(limit(Side.BUY, "0.1", BEST_ASK, post_only=True))
+        # Word for word as docs/exchanges/paper.md quotes it.
+        assert (
+            caught.value.reason
+            == "post-only buy limit at 20011.5 would take liquidity (the market is at 20011.5)"
+        )
+        assert f"`{caught.value.reason}`" in PAPER_DOC.read_text()
         rested = await exchange.place_order(limit(Side.BUY, "0.1", "20000", post_only=True))
         assert rested.order.status is OrderStatus.ACCEPTED
 
