@@ -346,8 +346,8 @@ class PaperExchange(Exchange):
     async def _match(self, reach: Reach) -> None:
         """Fill the resting orders of ``reach.symbol`` the market traded through: at the limit, or at the
         open when the market gapped past it."""
-        if not self._connected:
-            return
+        if not self._connected or all(o.symbol != reach.symbol for o in self._open.values()):
+            return  # without a checkpoint: the market's stream goes on as if nobody listened
         async with self._lock:
             for order in [o for o in self._open.values() if o.symbol == reach.symbol]:
                 assert order.price is not None
