@@ -344,6 +344,15 @@ class OrderFilledMsg(_AboutOrder):
 
 
 @dataclass(frozen=True, slots=True)
+class LiftKillMsg:
+    """An operator lifts the kill switch's halt of ``exchange`` (kept in the risk halts, so it outlives a
+    restart); answered with whether one was in force."""
+
+    exchange: str
+    by: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
 class FollowOrdersMsg:
     """A strategy runner asks the order manager for the news of its orders: every ``OrderUpdatedMsg`` and
     ``OrderFilledMsg`` of an order of ``strategy`` on ``symbol`` is handed to ``deliver`` (which must not

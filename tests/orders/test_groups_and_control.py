@@ -3,20 +3,29 @@ halt and the lifecycle's refusals, on the paper exchange and a store on disk."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import trio
 
-from marketmaestro.messages import AmendOrderMsg, CancelAllOrdersMsg, CancelOrderMsg
+from marketmaestro.messages import (
+    AmendOrderMsg,
+    CancelAllOrdersMsg,
+    CancelOrderMsg,
+    GetStatusMsg,
+    LiftKillMsg,
+)
 from marketmaestro.model import OrderStatus, OrderType, Side
 from marketmaestro.orders.lifecycle import TRANSITIONS, InvalidTransition, check_transition
 from marketmaestro.storage import AsyncStore
 from marketmaestro.supervision import RequestFailed
+from tests.exchanges.conftest import known_book_paper
 from tests.orders.conftest import kinds, paper_stack, place, see, venue_stack
+from tests.reconcile.test_reconcile import service_stack
 from tests.strategy.test_signal_actions import RestingLimitPaper
-from tests.trading.conftest import TIMEOUT
+from tests.trading.conftest import TIMEOUT, TradingStack
 
 
 class RestingNoAmendPaper(RestingLimitPaper):
@@ -146,6 +155,38 @@ async def test_the_halt_cancels_everything_and_refuses_new_orders(store: AsyncSt
             refused = await place(stack, Side.BUY, "0.01")
             assert refused.status is OrderStatus.REJECTED
             assert refused.error == "trading is halted by the kill switch"
+
+
+async def test_the_halt_outlives_a_restart_until_an_operator_lifts_it(
+    store: AsyncStore, tmp_path: Path
+) -> None:
+    def restarted() -> AbstractAsyncContextManager[TradingStack]:
+        # Components as the exchange service builds them (the risk manager keeps its halts in the store).
+        exchange, _ = known_book_paper(store, tmp_path)
+        return service_stack(store, exchange)
+
+    with trio.fail_after(10):
+        async with restarted() as stack:
+            await see(stack, "20001.3")
+            halt = CancelAllOrdersMsg(stack.name, reason="kill switch", halt=True)
+            await stack.order_manager.mailbox.request(halt, TIMEOUT)
+    stored = await store.get_risk_halt("paper")
+    assert stored is not None and (stored.rule, stored.reason) == ("kill_switch", "kill switch")
+    with trio.fail_after(10):
+        async with restarted() as stack:
+            await see(stack, "20001.3")
+            status = await stack.order_manager.mailbox.request(GetStatusMsg(), TIMEOUT)
+            assert status["halted"] is True
+            refused = await place(stack, Side.BUY, "0.01")
+            assert refused.error == "trading is halted by the kill switch"
+            assert await stack.order_manager.mailbox.request(LiftKillMsg(stack.name), TIMEOUT) is True
+            assert await store.get_risk_halt("paper") is None
+            assert (await place(stack, Side.BUY, "0.01")).status is OrderStatus.FILLED
+            assert await stack.order_manager.mailbox.request(LiftKillMsg(stack.name), TIMEOUT) is False
+    with trio.fail_after(10):
+        async with restarted() as stack:
+            await see(stack, "20001.3")
+            assert (await place(stack, Side.BUY, "0.01")).status is OrderStatus.FILLED
 
 
 async def test_amending_an_emulated_order_is_local_and_keeps_its_id(

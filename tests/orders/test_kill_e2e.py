@@ -99,6 +99,28 @@ def test_mm_kill_cancels_the_emulated_orders_and_stops_the_strategies(tmp_path: 
         proc.wait(timeout=30)
         log.close()
 
+    # The halt outlives the restart: the restarted bot is halted until an operator lifts it.
+    halts = "select exchange, rule from risk_halts"
+    assert rows(db, halts) == [("paper", "kill_switch")]
+    log = (tmp_path / "run2.txt").open("w")
+    proc = subprocess.Popen(
+        [*mm_command(), "run"], cwd=tmp_path, env=clean_environ(MM_API__TOKEN=TOKEN), stdout=log, stderr=log
+    )
+    try:
+        klines = "select value from strategy_state where key = 'klines'"
+        before = rows(db, klines)
+        wait_for(lambda: rows(db, klines) != before, "the restarted bot's strategy")
+        lifted = mm(tmp_path, "kill", "--lift")
+        assert lifted.returncode == 0, lifted.stderr
+        assert lifted.stdout.splitlines() == ["paper: halt lifted"]
+        assert rows(db, halts) == []
+        again = mm(tmp_path, "kill", "--lift")
+        assert again.stdout.splitlines() == ["paper: not halted"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
 
 def test_mm_kill_without_a_running_bot_says_so(tmp_path: Path) -> None:
     paper_settings(tmp_path)

@@ -3,6 +3,9 @@
 The bot holds the orders, the emulated ones included, and the exchange sessions; so the command asks it
 (``POST /api/v1/kill`` with the API token from the same configuration: ``api.token`` or
 ``api.token_file``) rather than touching the database or the exchanges itself.
+
+The halt outlives a restart of the bot (it is kept with the risk halts); ``mm kill --lift`` lifts it
+(``POST /api/v1/kill/lift``).
 """
 
 from __future__ import annotations
@@ -41,16 +44,23 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
     for exchange, error in sorted(report.get("failed", {}).items()):
         lines.append(f"{exchange}: FAILED: {error}")
     stopped = "stopped" if report.get("strategies_stopped") else "NOT confirmed stopped"
-    lines.append(f"strategies: {stopped}; new orders are refused until the bot restarts")
+    lines.append(f"strategies: {stopped}; new orders are refused until lifted (mm kill --lift)")
     return lines
+
+
+def _lift_summary(report: Mapping[str, Any]) -> list[str]:
+    lifted = report.get("lifted", {})
+    return [f"{name}: {'halt lifted' if was else 'not halted'}" for name, was in sorted(lifted.items())]
 
 
 @click.command("kill")
 @click.option("--url", default=None, help="The bot's API address. Default: http://<api.host>:<api.port>.")
+@click.option("--lift", is_flag=True, help="Lift the kill switch's halt instead (it outlives restarts).")
 @click.pass_context
-def kill(ctx: click.Context, url: str | None) -> None:
+def kill(ctx: click.Context, url: str | None, lift: bool) -> None:
     """Kill switch: cancel every open order (native and emulated) on every exchange of the running bot,
-    refuse new ones and stop its strategies."""
+    refuse new ones (until lifted, restarts included) and stop its strategies. With --lift: accept new
+    orders again."""
     import httpx
 
     config = state_from(ctx).config()
@@ -67,7 +77,7 @@ def kill(ctx: click.Context, url: str | None) -> None:
         sys.exit(UNREACHABLE_EXIT)
     try:
         response = httpx.post(
-            f"{url.rstrip('/')}/api/v1/kill",
+            f"{url.rstrip('/')}/api/v1/kill{'/lift' if lift else ''}",
             headers={"Authorization": f"Bearer {token}"},
             timeout=KILL_TIMEOUT,
         )
@@ -82,7 +92,7 @@ def kill(ctx: click.Context, url: str | None) -> None:
     except ValueError:
         click.echo(f"mm kill: unexpected answer from {url} (HTTP {response.status_code})", err=True)
         sys.exit(UNREACHABLE_EXIT)
-    for line in _summary(report):
+    for line in _lift_summary(report) if lift else _summary(report):
         click.echo(line)
     if response.status_code != 200:
         sys.exit(UNREACHABLE_EXIT)

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from marketmaestro.logs import log_event
-from marketmaestro.messages import AmendOrderMsg, CancelAllOrdersMsg, CancelOrderMsg
+from marketmaestro.messages import AmendOrderMsg, CancelAllOrdersMsg, CancelOrderMsg, LiftKillMsg
 from marketmaestro.model import Order
 from marketmaestro.orders.manager import KILL_REASON
 from marketmaestro.supervision import Mailbox, RequestFailed, RequestTimeout
@@ -117,3 +117,16 @@ async def kill(
             await stopped.wait()
         report.strategies_stopped = True
     return report
+
+
+async def lift_kill(
+    managers: Mapping[str, Mailbox], *, request_timeout: float = KILL_TIMEOUT, by: str = "api"
+) -> dict[str, bool]:
+    """Lift the kill switch's halt on every running exchange: new orders are accepted again (the strategies
+    stopped by the kill switch start again when the bot restarts). Answered per exchange with whether a
+    halt was in force."""
+    log_event("order.kill_lifted", by=by, exchanges=sorted(managers))
+    return {
+        name: await _ask(managers, name, LiftKillMsg(name, by=by), request_timeout)
+        for name in sorted(managers)
+    }

@@ -48,12 +48,15 @@ from marketmaestro.messages import (
     FollowOrdersMsg,
     GetPositionMsg,
     GetStatusMsg,
+    HaltTradingMsg,
     KlineDataMsg,
+    LiftKillMsg,
     OrderBookDataMsg,
     OrderFilledMsg,
     OrderUpdatedMsg,
     PlaceOrderMsg,
     ReconcileMsg,
+    ResetRiskHaltMsg,
     TickerDataMsg,
     TradeDataMsg,
     UpdateBalanceMsg,
@@ -74,6 +77,8 @@ FILL_STATUSES = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
 LOCAL_STATUSES = (OrderStatus.CREATED, OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.TRIGGERED)
 """Statuses only MarketMaestro gives an order; the exchange's word on them is no news."""
 KILL_REASON = "kill switch"
+KILL_RULE = "kill_switch"
+"""The rule of the risk halt the kill switch stores: it keeps the order manager halted across restarts."""
 
 
 def new_client_order_id() -> str:
@@ -113,7 +118,8 @@ class OrderManager(Component):
         self.watching: dict[str, Order] = {}
         """Emulated orders waiting for a price, by client order id (their stored state)."""
         self.halted = False
-        """Set by the kill switch: new orders are rejected until the order manager restarts."""
+        """Set by the kill switch: new orders are rejected until an operator lifts it (``LiftKillMsg``); kept
+        as a risk halt (``KILL_RULE``), so a restarted order manager starts halted."""
         self.reconcile_config = reconcile or ReconcileConfig()
         self.followers: dict[tuple[str, str], Callable[[OrderUpdatedMsg | OrderFilledMsg], None]] = {}
         """Where the news of a strategy's orders go, by (symbol, strategy): its runner."""
@@ -124,6 +130,11 @@ class OrderManager(Component):
 
     async def on_start(self) -> None:
         """Watch the emulated orders the store holds (after a restart: with their water marks)."""
+        assert self.exchange is not None
+        halt = await self.store.get_risk_halt(self.exchange)
+        if halt is not None and halt.rule == KILL_RULE:
+            self.halted = True
+            log_event("order.halted", level="warning", reason=halt.reason, restored=True)
         open_orders = await self.store.list_open_orders(exchange=self.exchange)
         self.watching = {order.client_order_id: order for order in open_orders if self._watched(order)}
         if self.watching:
@@ -172,9 +183,11 @@ class OrderManager(Component):
             case CancelAllOrdersMsg():
                 self._check_exchange(msg.exchange)
                 if msg.halt:
-                    self.halted = True
-                    log_event("order.halted", reason=msg.reason or KILL_REASON)
+                    await self._halt(msg.reason or KILL_REASON)
                 return await self._cancel_all(msg.symbol, msg.strategy, msg.reason)
+            case LiftKillMsg():
+                self._check_exchange(msg.exchange)
+                return await self._lift(msg.by)
             case CancelOrderMsg():
                 self._check_exchange(msg.exchange)
                 return await self._cancel(await self._open_order(msg.client_order_id), msg.reason)
@@ -196,6 +209,25 @@ class OrderManager(Component):
             case _:
                 return await super().handle(msg)
         return None
+
+    async def _halt(self, reason: str) -> None:
+        """The kill switch: refuse new orders, and keep the halt in the store (a risk halt that only an
+        operator's lift ends) so a restart does not end it."""
+        assert self.exchange is not None
+        self.halted = True
+        log_event("order.halted", level="warning", reason=reason)
+        await self.risk.request(HaltTradingMsg(self.exchange, KILL_RULE, reason), self.request_timeout)
+
+    async def _lift(self, by: str) -> bool:
+        """Lift the kill switch's halt (here and in the store); whether one was in force."""
+        assert self.exchange is not None
+        stored = await self.store.get_risk_halt(self.exchange)
+        if stored is not None and stored.rule == KILL_RULE:
+            await self.risk.request(ResetRiskHaltMsg(self.exchange, by=by), self.request_timeout)
+        lifted, self.halted = self.halted, False
+        if lifted:
+            log_event("order.halt_lifted", by=by)
+        return lifted
 
     def _check_exchange(self, exchange: str) -> None:
         if exchange != self.exchange:

@@ -163,6 +163,18 @@ async def kill_switch() -> Response:
     return json_response(report, 200 if not report.failed else 502)
 
 
+@api.post("/kill/lift")
+async def lift_kill_switch() -> Response:
+    """Lift the kill switch's halt (it outlives restarts): answered with ``{"lifted": {exchange: bool}}``,
+    whether each exchange was halted."""
+    bot = bot_context()
+
+    async def call(control: ModuleType) -> Any:
+        return {"lifted": await control.lift_kill(bot.order_managers, by="api")}
+
+    return await _controlled(call)
+
+
 @pages.get("/")
 async def dashboard() -> Response:
     """The dashboard, with a navigation link for every page plugins registered (``register_web`` ``nav``)."""
